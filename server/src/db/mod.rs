@@ -1,0 +1,304 @@
+//! The SQL source of truth: one connection type over Postgres and SQLite, the pool, the
+//! migrations, and `Db::run`, the only way handlers reach a connection.
+
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::pg::PgConnection;
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, ConnectionError};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
+
+/// A connection to whichever backend the URL chose.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Postgres => "postgres",
+            Backend::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// A database URL whose scheme chose the backend. `MultiConnection::establish` would try
+/// backends in order and SQLite takes any string as a path, so the choice is made here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Postgres(String),
+    /// A file path (the parent directory is created on first start).
+    Sqlite(String),
+}
+
+impl DatabaseUrl {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            url::Url::parse(raw).map_err(|e| format!("malformed postgres URL: {e}"))?;
+            return Ok(DatabaseUrl::Postgres(raw.to_owned()));
+        }
+        if let Some(path) = raw.strip_prefix("sqlite://").or_else(|| raw.strip_prefix("sqlite:")) {
+            if path.is_empty() || path.contains('?') {
+                return Err("sqlite URL needs a file path, e.g. sqlite://./data/huigong.db".into());
+            }
+            return Ok(DatabaseUrl::Sqlite(path.to_owned()));
+        }
+        Err("database URL must start with sqlite:// or postgres:// (nothing else is guessed)".into())
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            DatabaseUrl::Postgres(_) => Backend::Postgres,
+            DatabaseUrl::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// Opens one connection with the per-connection settings of its backend.
+    pub fn connect(&self) -> Result<DbConn, ConnectionError> {
+        match self {
+            DatabaseUrl::Postgres(url) => PgConnection::establish(url).map(DbConn::Pg),
+            DatabaseUrl::Sqlite(path) => {
+                let mut conn = SqliteConnection::establish(path)?;
+                // Per connection: SQLite forgets these when a connection closes.
+                conn.batch_execute(
+                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;",
+                )
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConn::Sqlite(conn))
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("no database connection available: {0}")]
+    Pool(String),
+    #[error("the blocking database task was cancelled")]
+    Blocking,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManagerError {
+    #[error(transparent)]
+    Connect(#[from] ConnectionError),
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+}
+
+/// An r2d2 manager that keeps the scheme's choice and shows the real connection error.
+#[derive(Debug)]
+pub struct Manager {
+    url: DatabaseUrl,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = ManagerError;
+
+    fn connect(&self) -> Result<DbConn, ManagerError> {
+        Ok(self.url.connect()?)
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), ManagerError> {
+        Ok(conn.batch_execute("SELECT 1")?)
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        matches!(
+            DbConn::transaction_manager_status_mut(conn).transaction_depth(),
+            Err(_) | Ok(Some(_))
+        )
+    }
+}
+
+/// The pool and the backend it talks to. Cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    pool: r2d2::Pool<Manager>,
+    backend: Backend,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("database URL: {0}")]
+    Url(String),
+    #[error("cannot create the directory for the SQLite file {path}: {source}")]
+    Dir { path: String, source: std::io::Error },
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[from] ConnectionError),
+    #[error("database setup: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("migrations failed: {0}")]
+    Migrate(String),
+    #[error("database pool: {0}")]
+    Pool(#[from] r2d2::Error),
+}
+
+impl Db {
+    /// Runs pending migrations, then opens the pool.
+    pub fn connect(raw_url: &str, pool_size: u32, timeout: Duration) -> Result<Db, SetupError> {
+        let url = DatabaseUrl::parse(raw_url).map_err(SetupError::Url)?;
+        migrate(&url)?;
+        let pool = r2d2::Pool::builder()
+            .max_size(pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(timeout)
+            .test_on_check_out(false)
+            .build(Manager { url: url.clone() })?;
+        Ok(Db { pool, backend: url.backend() })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Runs `f` on a pooled connection on the blocking thread pool, in the caller's span.
+    /// A connection is never held across an `.await`.
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            let mut conn = pool.get().map_err(|e| DbError::Pool(e.to_string()))?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|_| E::from(DbError::Blocking))?
+    }
+
+    /// A connection for the CLI and tests (not for request handlers: use [`Db::run`]).
+    pub fn get(&self) -> Result<r2d2::PooledConnection<Manager>, DbError> {
+        self.pool.get().map_err(|e| DbError::Pool(e.to_string()))
+    }
+}
+
+/// Runs the embedded migrations of the URL's backend. On SQLite also turns on WAL, which
+/// is a property of the file and so set once.
+pub fn migrate(url: &DatabaseUrl) -> Result<Vec<String>, SetupError> {
+    if let DatabaseUrl::Sqlite(path) = url {
+        if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|source| SetupError::Dir { path: path.clone(), source })?;
+        }
+    }
+    let applied = match url.connect()? {
+        DbConn::Pg(mut conn) => run_migrations(&mut conn, PG_MIGRATIONS)?,
+        DbConn::Sqlite(mut conn) => {
+            conn.batch_execute("PRAGMA journal_mode = WAL;")?;
+            run_migrations(&mut conn, SQLITE_MIGRATIONS)?
+        }
+    };
+    Ok(applied)
+}
+
+fn run_migrations<C>(conn: &mut C, migrations: EmbeddedMigrations) -> Result<Vec<String>, SetupError>
+where
+    C: MigrationHarness<C::Backend> + Connection,
+{
+    conn.run_pending_migrations(migrations)
+        .map(|done| done.iter().map(ToString::to_string).collect())
+        .map_err(|e| SetupError::Migrate(e.to_string()))
+}
+
+/// Reverts every migration (for the up-down-up test and `huigong migrate --redo`).
+pub fn revert_all(url: &DatabaseUrl) -> Result<(), SetupError> {
+    let result = match url.connect()? {
+        DbConn::Pg(mut conn) => conn.revert_all_migrations(PG_MIGRATIONS).map(|_| ()),
+        DbConn::Sqlite(mut conn) => conn.revert_all_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+    };
+    result.map_err(|e| SetupError::Migrate(e.to_string()))
+}
+
+/// A write transaction. On SQLite it is `BEGIN IMMEDIATE`, so two writers queue on the
+/// busy timeout instead of one failing when its read lock cannot be upgraded. Nested
+/// `transaction` calls inside `f` become savepoints as usual.
+pub fn write_tx<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,
+    }
+    match f(conn) {
+        Ok(value) => {
+            <DbConn as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(err) => {
+            if let Err(rollback) = <DbConn as Connection>::TransactionManager::rollback_transaction(conn) {
+                tracing::error!(error = %rollback, "rollback failed");
+            }
+            Err(err)
+        }
+    }
+}
+
+/// Is this diesel error a unique-constraint violation (on either backend)?
+pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
+    matches!(
+        err,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
+pub fn like_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_scheme_chooses_backend() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://./data/huigong.db"),
+            Ok(DatabaseUrl::Sqlite("./data/huigong.db".into()))
+        );
+        assert_eq!(DatabaseUrl::parse("sqlite:///tmp/x.db"), Ok(DatabaseUrl::Sqlite("/tmp/x.db".into())));
+        assert!(matches!(
+            DatabaseUrl::parse("postgres://postgres@127.0.0.1/test"),
+            Ok(DatabaseUrl::Postgres(_))
+        ));
+        for bad in ["", "./data/x.db", "mysql://x", "sqlite://", "postgres://user@[bad/x", "postgress://x"] {
+            assert!(DatabaseUrl::parse(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn like_escape_escapes_wildcards() {
+        assert_eq!(like_escape("50%_a\\b"), "50\\%\\_a\\\\b");
+        assert_eq!(like_escape("总工会"), "总工会");
+    }
+}

@@ -1,0 +1,350 @@
+//! The Redis hot store: each operation is one command or one Lua script, so every call is
+//! atomic on the server and touches a single key (one Cluster slot).
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Client, RedisError, Script, cmd};
+
+use super::{HotError, HotStore, Ranked, Take};
+
+/// Callers answer 503 on any hot-store error, so fail fast rather than queue requests
+/// behind a Redis that is not answering.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(1);
+const RECONNECT_RETRIES: usize = 3;
+const RECONNECT_MAX_DELAY: Duration = Duration::from_secs(1);
+
+/// Lua numbers are doubles and turn into "1e+20" past 2^53; no sorted set is near this size.
+const MAX_RADIUS: u64 = u32::MAX as u64;
+
+/// A counter gets its window only when this call creates it, so later calls never extend it.
+static INCR: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local existed = redis.call('EXISTS', KEYS[1])
+local n = redis.call('INCRBY', KEYS[1], ARGV[1])
+if existed == 0 and ARGV[2] ~= '' then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return n
+",
+    )
+});
+
+/// DECRBY checks the value is an integer exactly as INCR does; a refused decrement is put
+/// back inside the same script, so no client ever sees it.
+static DECR_FLOOR: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[1]) == 0 then
+    return false
+end
+local n = redis.call('DECRBY', KEYS[1], ARGV[1])
+if n < tonumber(ARGV[2]) then
+    redis.call('INCRBY', KEYS[1], ARGV[1])
+    return false
+end
+return n
+",
+    )
+});
+
+/// Returns -2 when the key is missing, -1 when the stock is empty, else what remains. An
+/// empty stock is answered without a write: sold-out keys are the hottest ones.
+static TAKE_ONE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local v = redis.call('GET', KEYS[1])
+if not v then
+    return -2
+end
+if string.match(v, '^%-?%d+$') and tonumber(v) <= 0 then
+    return -1
+end
+return redis.call('DECR', KEYS[1])
+",
+    )
+});
+
+static DEL_IF_EQ: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('DEL', KEYS[1])
+end
+return 0
+",
+    )
+});
+
+/// ZREVRANK WITHSCORE needs Redis 7.2; this answers both in one atomic call on 7.0.
+static ZRANK: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local r = redis.call('ZREVRANK', KEYS[1], ARGV[1])
+if not r then
+    return false
+end
+return {r, redis.call('ZSCORE', KEYS[1], ARGV[1])}
+",
+    )
+});
+
+/// Returns {first rank, flat member/score list}, so ranks match the slice even while
+/// the set changes.
+static ZAROUND: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local r = redis.call('ZREVRANK', KEYS[1], ARGV[1])
+if not r then
+    return false
+end
+local radius = tonumber(ARGV[2])
+local first = math.max(0, r - radius)
+return {first, redis.call('ZREVRANGE', KEYS[1], first, r + radius, 'WITHSCORES')}
+",
+    )
+});
+
+/// The Redis [`HotStore`]. Cloning shares one multiplexed connection that reconnects
+/// by itself.
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+}
+
+impl RedisStore {
+    /// Connects to `url` (`redis://…` or `rediss://…`), failing when Redis cannot be reached.
+    pub async fn connect(url: &str) -> Result<Self, HotError> {
+        let client = Client::open(url).map_err(unavailable)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_number_of_retries(RECONNECT_RETRIES)
+            .set_max_delay(RECONNECT_MAX_DELAY);
+        let conn = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(unavailable)?;
+        Ok(Self { conn })
+    }
+}
+
+#[async_trait::async_trait]
+impl HotStore for RedisStore {
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn ping(&self) -> Result<(), HotError> {
+        cmd("PING")
+            .query_async::<()>(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<String>, HotError> {
+        cmd("GET")
+            .arg(key)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(on(key))
+    }
+
+    async fn set(&self, key: &str, value: &str, ttl: Option<Duration>) -> Result<(), HotError> {
+        let mut set = cmd("SET");
+        set.arg(key).arg(value);
+        if let Some(ttl) = ttl {
+            set.arg("PX").arg(millis(ttl));
+        }
+        set.query_async::<()>(&mut self.conn.clone())
+            .await
+            .map_err(on(key))
+    }
+
+    async fn set_nx(&self, key: &str, value: &str, ttl: Duration) -> Result<bool, HotError> {
+        let reply: Option<String> = cmd("SET")
+            .arg(key)
+            .arg(value)
+            .arg("NX")
+            .arg("PX")
+            .arg(millis(ttl))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(on(key))?;
+        Ok(reply.is_some())
+    }
+
+    async fn del(&self, keys: &[String]) -> Result<u64, HotError> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        cmd("DEL")
+            .arg(keys)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn del_if_eq(&self, key: &str, value: &str) -> Result<bool, HotError> {
+        DEL_IF_EQ
+            .key(key)
+            .arg(value)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(on(key))
+    }
+
+    async fn ttl(&self, key: &str) -> Result<Option<Duration>, HotError> {
+        let ms: i64 = cmd("PTTL")
+            .arg(key)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(on(key))?;
+        // -2: no such key; -1: no expiry.
+        Ok(u64::try_from(ms).ok().map(Duration::from_millis))
+    }
+
+    async fn incr(&self, key: &str, delta: i64, ttl: Option<Duration>) -> Result<i64, HotError> {
+        let ttl = ttl.map(|ttl| millis(ttl).to_string()).unwrap_or_default();
+        INCR.key(key)
+            .arg(delta)
+            .arg(ttl)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(on(key))
+    }
+
+    async fn decr_floor(&self, key: &str, delta: i64, floor: i64) -> Result<Option<i64>, HotError> {
+        DECR_FLOOR
+            .key(key)
+            .arg(delta)
+            .arg(floor)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(on(key))
+    }
+
+    async fn take_one(&self, key: &str) -> Result<Take, HotError> {
+        let n: i64 = TAKE_ONE
+            .key(key)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(on(key))?;
+        Ok(match n {
+            -2 => Take::Missing,
+            -1 => Take::Empty,
+            n => Take::Taken(n),
+        })
+    }
+
+    async fn zset_if_higher(&self, key: &str, member: &str, score: f64) -> Result<bool, HotError> {
+        // GT still adds new members; CH makes the reply count updates as well as additions.
+        let changed: u64 = cmd("ZADD")
+            .arg(key)
+            .arg("GT")
+            .arg("CH")
+            .arg(score)
+            .arg(member)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(on(key))?;
+        Ok(changed > 0)
+    }
+
+    async fn zincr(&self, key: &str, member: &str, delta: f64) -> Result<f64, HotError> {
+        cmd("ZINCRBY")
+            .arg(key)
+            .arg(delta)
+            .arg(member)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(on(key))
+    }
+
+    async fn ztop(&self, key: &str, n: u64) -> Result<Vec<Ranked>, HotError> {
+        // A stop of -1 would mean "to the end", so n = 0 never reaches Redis.
+        let Some(stop) = n.checked_sub(1) else {
+            return Ok(Vec::new());
+        };
+        let entries: Vec<(String, f64)> = cmd("ZREVRANGE")
+            .arg(key)
+            .arg(0)
+            .arg(i64::try_from(stop).unwrap_or(i64::MAX))
+            .arg("WITHSCORES")
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(on(key))?;
+        Ok(ranked(0, entries))
+    }
+
+    async fn zrank(&self, key: &str, member: &str) -> Result<Option<Ranked>, HotError> {
+        let found: Option<(u64, f64)> = ZRANK
+            .key(key)
+            .arg(member)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(on(key))?;
+        Ok(found.map(|(rank, score)| Ranked {
+            rank,
+            member: member.to_owned(),
+            score,
+        }))
+    }
+
+    async fn zaround(&self, key: &str, member: &str, radius: u64) -> Result<Vec<Ranked>, HotError> {
+        let found: Option<(u64, Vec<(String, f64)>)> = ZAROUND
+            .key(key)
+            .arg(member)
+            .arg(radius.min(MAX_RADIUS))
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(on(key))?;
+        Ok(found.map_or_else(Vec::new, |(first, entries)| ranked(first, entries)))
+    }
+
+    async fn zcard(&self, key: &str) -> Result<u64, HotError> {
+        cmd("ZCARD")
+            .arg(key)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(on(key))
+    }
+}
+
+fn ranked(first: u64, entries: Vec<(String, f64)>) -> Vec<Ranked> {
+    (first..)
+        .zip(entries)
+        .map(|(rank, (member, score))| Ranked {
+            rank,
+            member,
+            score,
+        })
+        .collect()
+}
+
+/// Redis refuses a zero expiry; one millisecond expires just as surely.
+fn millis(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+/// Maps an error on `key`. INCR's "not an integer" counts as a wrong type, as the in-memory
+/// store reports it; everything else means Redis cannot serve the call.
+fn on(key: &str) -> impl FnOnce(RedisError) -> HotError + '_ {
+    move |err| {
+        let wrong_type = err.code() == Some("WRONGTYPE")
+            || err.detail().is_some_and(|d| d.contains("not an integer"));
+        if wrong_type {
+            HotError::WrongType {
+                key: key.to_owned(),
+            }
+        } else {
+            unavailable(err)
+        }
+    }
+}
+
+fn unavailable(err: RedisError) -> HotError {
+    HotError::Unavailable(err.to_string())
+}

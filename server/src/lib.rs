@@ -1,0 +1,214 @@
+//! Huigong (惠工): the backend of a trade-union member app.
+//!
+//! `Application::build` wires configuration, SQL, the hot store and the HTTP routes and
+//! binds the listener (port 0 in tests); `run_until_stopped` serves until SIGTERM.
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod hot;
+pub mod http;
+pub mod idempotency;
+pub mod openapi;
+pub mod ops;
+pub mod orgs;
+pub mod ratelimit;
+pub mod routes;
+pub mod telemetry;
+pub mod users;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{Compress, from_fn};
+use actix_web::{App, HttpServer, web};
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::sms::SmsSender;
+use crate::auth::tokens::TokenService;
+use crate::auth::wechat::{WechatClient, http_client};
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::db::Db;
+use crate::hot::{HotStore, Keys, MemoryStore, RedisStore};
+use crate::telemetry::Metrics;
+
+/// Keys derived from configured secrets.
+pub struct Secrets {
+    hash_key: [u8; 32],
+}
+
+impl Secrets {
+    /// Key for HMACs of personal data used as lookups (phone numbers, SMS codes).
+    pub fn hash_key(&self) -> &[u8] {
+        &self.hash_key
+    }
+}
+
+/// Everything a request handler may reach. Built once, shared by all workers.
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub hot: Arc<dyn HotStore>,
+    pub keys: Keys,
+    pub clock: Arc<dyn Clock>,
+    pub tokens: TokenService,
+    pub wechat: WechatClient,
+    pub sms: SmsSender,
+    pub secrets: Secrets,
+    pub metrics: Arc<Metrics>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Database(#[from] db::SetupError),
+    #[error("hot store: {0}")]
+    Hot(#[from] hot::HotError),
+    #[error("HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("listener: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("configuration: {0}")]
+    Secret(String),
+}
+
+/// 32 bytes from hex (64 characters) or base64.
+fn decode_key(raw: &str) -> Option<Vec<u8>> {
+    let raw = raw.trim();
+    let bytes = if raw.len() == 64 && raw.bytes().all(|b| b.is_ascii_hexdigit()) {
+        hex::decode(raw).ok()?
+    } else {
+        base64::engine::general_purpose::STANDARD.decode(raw).ok()?
+    };
+    (bytes.len() == 32).then_some(bytes)
+}
+
+impl AppState {
+    pub async fn new(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, StartupError> {
+        config.validate()?;
+        let url = config.database_url.clone();
+        let (size, timeout) = (config.database_pool_size, Duration::from_secs(config.database_pool_timeout_secs));
+        let db = tokio::task::spawn_blocking(move || Db::connect(&url, size, timeout))
+            .await
+            .map_err(|e| StartupError::Secret(format!("database setup task: {e}")))??;
+        let hot: Arc<dyn HotStore> = match &config.redis_url {
+            Some(url) => Arc::new(RedisStore::connect(url).await?),
+            None => Arc::new(MemoryStore::new()),
+        };
+
+        let jwt_secret = if config.jwt_secret.is_empty() {
+            tracing::warn!(
+                "HUIGONG_JWT_SECRET is not set: using a random key for this process only. \
+                 Every restart signs everyone out; set it in production."
+            );
+            rand::random::<[u8; 32]>().to_vec()
+        } else {
+            if config.jwt_secret.expose().len() < 32 {
+                return Err(StartupError::Secret("HUIGONG_JWT_SECRET needs at least 32 characters".into()));
+            }
+            config.jwt_secret.expose().as_bytes().to_vec()
+        };
+        let previous = config.jwt_previous_secret.expose().as_bytes().to_vec();
+        let tokens = TokenService::new(
+            &jwt_secret,
+            Some(&previous),
+            &config.jwt_issuer,
+            &config.jwt_audience,
+            config.access_token_ttl_secs,
+        );
+
+        let data_key = if config.data_key.is_empty() {
+            tracing::warn!("HUIGONG_DATA_KEY is not set: using a random key for this process only (development).");
+            rand::random::<[u8; 32]>().to_vec()
+        } else {
+            decode_key(config.data_key.expose())
+                .ok_or_else(|| StartupError::Secret("HUIGONG_DATA_KEY must be 32 bytes, hex or base64".into()))?
+        };
+        let hash_key: [u8; 32] = Sha256::new().chain_update(b"huigong-hash-key:").chain_update(&data_key).finalize().into();
+
+        let http = http_client(Duration::from_secs(config.upstream_timeout_secs))?;
+        let wechat = WechatClient::new(http.clone(), &config.wechat_api_base, &config.wechat_appid, config.wechat_secret.clone());
+        let sms = SmsSender::from_config(&config, http);
+        Ok(AppState {
+            keys: Keys::new(config.redis_prefix.clone()),
+            config: Arc::new(config),
+            db,
+            hot,
+            clock,
+            tokens,
+            wechat,
+            sms,
+            secrets: Secrets { hash_key },
+            metrics: Arc::new(Metrics::new()),
+        })
+    }
+}
+
+pub struct Application {
+    server: Server,
+    port: u16,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Application, StartupError> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// As `build`, with a clock the caller controls (tests move time with it).
+    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Application, StartupError> {
+        let listener = TcpListener::bind(config.listen_addr()?)?;
+        let port = listener.local_addr()?.port();
+        let workers = config.workers;
+        let state = web::Data::new(AppState::new(config, clock).await?);
+        let spec = openapi::spec();
+        let shared = state.clone();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .into_utoipa_app()
+                .app_data(shared.clone())
+                .app_data(web::JsonConfig::default().limit(http::JSON_LIMIT).error_handler(error::json_error))
+                .app_data(web::PayloadConfig::new(http::JSON_LIMIT))
+                .app_data(web::QueryConfig::default().error_handler(error::query_error))
+                .app_data(web::PathConfig::default().error_handler(error::path_error))
+                .configure(routes::root)
+                .service(routes::api_scope())
+                .into_app()
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec.clone()))
+                .default_service(web::to(telemetry::not_found))
+                .wrap(from_fn(telemetry::observe))
+                .wrap(Compress::default())
+        })
+        .listen(listener)?
+        .shutdown_timeout(30);
+        if let Some(workers) = workers {
+            server = server.workers(workers);
+        }
+        Ok(Application { server: server.run(), port, state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until the server is stopped (SIGINT/SIGTERM finish in-flight requests first).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

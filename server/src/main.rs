@@ -1,0 +1,146 @@
+//! The `huigong` command: serve, migrate, create the first admin, seed demo data.
+
+use std::io::Read;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use huigong::auth::password::{check_strength, hash_password};
+use huigong::auth::store::{self, NewRole, NewUser};
+use huigong::clock::{Clock, SystemClock};
+use huigong::config::Config;
+use huigong::db::{self, DatabaseUrl, write_tx};
+use huigong::{Application, demo, openapi, telemetry};
+
+#[derive(Parser)]
+#[command(name = "huigong", version, about = "Huigong (惠工): trade-union member app backend")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (the default command).
+    Serve {
+        /// Load demo data first (idempotent).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Administer users.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Load demo data (idempotent).
+    SeedDemo,
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a platform admin who signs in with a password.
+    Create {
+        #[arg(long)]
+        username: String,
+        /// Read the password from standard input (so it stays out of shell history).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load() {
+        Ok(c) => c,
+        Err(err) => {
+            eprintln!("huigong: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init_tracing(config.log_format);
+    match run(cli.command.unwrap_or(Command::Serve { demo: false }), config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err}");
+            eprintln!("huigong: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+async fn run(command: Command, config: Config) -> Result<(), Error> {
+    match command {
+        Command::Serve { demo } => {
+            if demo {
+                seed_demo(&config)?;
+            }
+            let app = Application::build(config.clone()).await?;
+            tracing::info!(listen = %config.listen, port = app.port(), "huigong is serving");
+            app.run_until_stopped().await?;
+            tracing::info!("stopped");
+        }
+        Command::Migrate => {
+            let url = DatabaseUrl::parse(&config.database_url)?;
+            let applied = db::migrate(&url)?;
+            println!("{} migration(s) applied on {}", applied.len(), url.backend().name());
+        }
+        Command::Admin { command: AdminCommand::Create { username, password_stdin } } => {
+            if !password_stdin {
+                return Err("pass the password on standard input with --password-stdin".into());
+            }
+            let mut password = String::new();
+            std::io::stdin().read_to_string(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            check_strength(password)?;
+            let username = username.trim();
+            if username.is_empty() || username.len() > 64 {
+                return Err("username must be 1-64 characters".into());
+            }
+            let db = open_db(&config)?;
+            let mut conn = db.get()?;
+            if store::user_by_username(&mut conn, username)?.is_some() {
+                return Err(format!("user {username} already exists").into());
+            }
+            let hash = hash_password(password).map_err(|e| e.to_string())?;
+            let now = SystemClock.now_naive();
+            let id = write_tx(&mut conn, |c| -> Result<_, diesel::result::Error> {
+                let id = store::insert_user(
+                    c,
+                    &NewUser { nickname: username, phone: None, wechat_openid: None, username: Some(username), password_hash: Some(&hash), created_at: now, updated_at: now },
+                )?;
+                store::grant_role(c, &NewRole { user_id: id.0, role: "platform_admin", org_id: None, granted_by: None, created_at: now })?;
+                Ok(id)
+            })?;
+            println!("platform admin {username} created (user id {id})");
+        }
+        Command::SeedDemo => seed_demo(&config)?,
+        Command::Openapi => print!("{}", openapi::spec_json()),
+    }
+    Ok(())
+}
+
+fn open_db(config: &Config) -> Result<db::Db, Error> {
+    Ok(db::Db::connect(&config.database_url, 2, std::time::Duration::from_secs(config.database_pool_timeout_secs))?)
+}
+
+fn seed_demo(config: &Config) -> Result<(), Error> {
+    let db = open_db(config)?;
+    let mut conn = db.get()?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let seeded = demo::seed(&mut conn, clock.as_ref())?;
+    println!(
+        "demo data ready ({} org(s) added{}); demo console login: {} / {}",
+        seeded.orgs_created,
+        if seeded.admin_created { ", demo admin created" } else { "" },
+        demo::DEMO_ADMIN_USERNAME,
+        demo::DEMO_ADMIN_PASSWORD
+    );
+    Ok(())
+}
