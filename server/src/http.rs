@@ -81,6 +81,8 @@ fn json_problem(path: &str, err: &serde_json::Error) -> ApiError {
     let named = backticked(&message);
     let field = match (unknown || missing, named, path) {
         (true, Some(name), ".") => name.to_owned(),
+        // Unknown fields are already in the path, missing ones are not.
+        (true, Some(name), p) if p == name || p.ends_with(&format!(".{name}")) => p.to_owned(),
         (true, Some(name), parent) => format!("{parent}.{name}"),
         (_, _, ".") => String::new(),
         (_, _, p) => p.to_owned(),
@@ -106,6 +108,38 @@ fn backticked(message: &str) -> Option<&str> {
     let start = message.find('`')? + 1;
     let len = message[start..].find('`')?;
     Some(&message[start..start + len])
+}
+
+/// A query string. Like [`Json`], a bad value names its parameter.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<T> Query<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest for Query<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(parse_query(req.query_string()).map(Query))
+    }
+}
+
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        let message = err.inner().to_string();
+        let field = if path == "." { backticked(&message).unwrap_or_default().to_owned() } else { path };
+        let zh = if field.is_empty() { "查询参数有误".to_owned() } else { format!("查询参数 {field} 有误") };
+        let en = if field.is_empty() { format!("Invalid query: {message}") } else { format!("Invalid query parameter {field}: {message}") };
+        let errors = if field.is_empty() { Vec::new() } else { vec![FieldError::new(field, Text::owned(zh.clone(), message))] };
+        ApiError::BadRequest { code: "request.invalid_query", detail: Text::owned(zh, en), errors }
+    })
 }
 
 /// `?limit=&cursor=` of every list endpoint.

@@ -187,6 +187,7 @@ impl Application {
                 .service(routes::api_scope())
                 .into_app()
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec.clone()))
+                .service(web::redirect("/docs", "/docs/"))
                 .default_service(web::to(telemetry::not_found))
                 .wrap(from_fn(telemetry::observe))
                 .wrap(Compress::default())

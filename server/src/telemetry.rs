@@ -136,10 +136,8 @@ pub async fn observe(
     let outcome = next.call(req).instrument(span.clone()).await;
     let res = match outcome {
         Ok(res) => res.map_into_boxed_body(),
-        // Errors of inner middleware: render them like any handler error.
-        Err(err) => {
-            return Err(err);
-        }
+        // Middleware here answer with responses, not errors; anything else is actix's own.
+        Err(err) => return Err(err),
     };
     let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
     span.record("route", route.as_str());

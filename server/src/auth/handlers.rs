@@ -34,14 +34,26 @@ pub struct TokenResponse {
     pub user: MeView,
 }
 
-/// Signs in `user`: a new access token and a refresh token in `family` (a new family for a
-/// fresh login, the old one for a rotation).
-async fn issue_session(state: &AppState, user: UserId, family: Option<String>) -> ApiResult<TokenResponse> {
-    let access_token = state.tokens.issue(user).map_err(ApiError::internal)?;
+fn refresh_expiry(state: &AppState, now: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
+    now + TimeDelta::days(i64::try_from(state.config.refresh_token_ttl_days).unwrap_or(30))
+}
+
+fn token_response(state: &AppState, user: UserId, refresh_token: String, view: MeView) -> ApiResult<TokenResponse> {
+    Ok(TokenResponse {
+        access_token: state.tokens.issue(user).map_err(ApiError::internal)?,
+        refresh_token,
+        expires_in: state.tokens.ttl_secs(),
+        token_type: "Bearer",
+        user: view,
+    })
+}
+
+/// Signs in `user` afresh: an access token and the first refresh token of a new family.
+async fn new_session(state: &AppState, user: UserId) -> ApiResult<TokenResponse> {
     let (refresh_token, hash) = new_refresh_token();
     let now = state.clock.now_naive();
-    let expires_at = now + TimeDelta::days(i64::try_from(state.config.refresh_token_ttl_days).unwrap_or(30));
-    let family = family.unwrap_or_else(new_family);
+    let expires_at = refresh_expiry(state, now);
+    let family = new_family();
     let view = state
         .db
         .run(move |c| -> ApiResult<MeView> {
@@ -52,13 +64,7 @@ async fn issue_session(state: &AppState, user: UserId, family: Option<String>) -
             me_view(c, user)
         })
         .await?;
-    Ok(TokenResponse {
-        access_token,
-        refresh_token,
-        expires_in: state.tokens.ttl_secs(),
-        token_type: "Bearer",
-        user: view,
-    })
+    token_response(state, user, refresh_token, view)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -101,7 +107,7 @@ pub async fn wechat_login(state: web::Data<AppState>, body: Json<WechatLogin>) -
         })
         .await?;
     tracing::info!(user_id = user.0, "signed in with wechat");
-    Ok(HttpResponse::Ok().json(issue_session(&state, user, None).await?))
+    Ok(HttpResponse::Ok().json(new_session(&state, user).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -261,7 +267,7 @@ pub async fn sms_login(state: web::Data<AppState>, body: Json<SmsLogin>) -> ApiR
         })
         .await?;
     tracing::info!(user_id = user.0, "signed in with an SMS code");
-    Ok(HttpResponse::Ok().json(issue_session(&state, user, None).await?))
+    Ok(HttpResponse::Ok().json(new_session(&state, user).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -317,7 +323,7 @@ pub async fn password_login(state: web::Data<AppState>, body: Json<PasswordLogin
         })
         .await?;
     tracing::info!(user_id = user.0, "signed in with a password");
-    Ok(HttpResponse::Ok().json(issue_session(&state, user, None).await?))
+    Ok(HttpResponse::Ok().json(new_session(&state, user).await?))
 }
 
 fn wrong_credentials() -> ApiError {
@@ -342,20 +348,32 @@ pub struct RefreshRequest {
 #[post("/auth/refresh")]
 pub async fn refresh(state: web::Data<AppState>, body: Json<RefreshRequest>) -> ApiResult<HttpResponse> {
     let hash = hash_refresh_token(body.0.refresh_token.trim());
+    let (next_token, next_hash) = new_refresh_token();
     let now = state.clock.now_naive();
-    let rotation = state.db.run(move |c| -> ApiResult<Rotation> { Ok(store::spend_refresh_token(c, &hash, now)?) }).await?;
-    match rotation {
-        Rotation::Rotated { user, family } => {
-            Ok(HttpResponse::Ok().json(issue_session(&state, user, Some(family)).await?))
+    let next_expires_at = refresh_expiry(&state, now);
+    let (rotation, view) = state
+        .db
+        .run(move |c| -> ApiResult<(Rotation, Option<MeView>)> {
+            let rotation = store::spend_refresh_token(c, &hash, &next_hash, now, next_expires_at)?;
+            let view = match rotation {
+                Rotation::Rotated { user } => Some(me_view(c, user)?),
+                _ => None,
+            };
+            Ok((rotation, view))
+        })
+        .await?;
+    match (rotation, view) {
+        (Rotation::Rotated { user }, Some(view)) => {
+            Ok(HttpResponse::Ok().json(token_response(&state, user, next_token, view)?))
         }
-        Rotation::Reused => {
+        (Rotation::Reused, _) => {
             tracing::warn!("a spent refresh token was used again; its family is revoked");
             Err(ApiError::Unauthorized {
                 code: "auth.refresh_reused",
                 detail: Text::new("登录凭证已被使用，请重新登录", "This refresh token was already used; sign in again"),
             })
         }
-        Rotation::Invalid => Err(ApiError::Unauthorized {
+        _ => Err(ApiError::Unauthorized {
             code: "auth.invalid_refresh_token",
             detail: Text::new("登录已失效，请重新登录", "The refresh token is not valid; sign in again"),
         }),

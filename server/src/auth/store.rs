@@ -167,8 +167,8 @@ pub fn insert_refresh_token(conn: &mut DbConn, new: &NewRefreshToken<'_>) -> Que
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Rotation {
-    /// The token was live and is now spent; issue its successor in `family`.
-    Rotated { user: UserId, family: String },
+    /// The token was live and is now spent; its successor is stored.
+    Rotated { user: UserId },
     /// The token was spent before: someone replayed it. The family is now revoked.
     Reused,
     /// Unknown, expired or revoked.
@@ -177,7 +177,16 @@ pub enum Rotation {
 
 /// Spends a refresh token. The spend is one conditional UPDATE, so of two concurrent uses
 /// of the same token exactly one rotates and the other is treated as reuse.
-pub fn spend_refresh_token(conn: &mut DbConn, hash: &str, now: NaiveDateTime) -> QueryResult<Rotation> {
+///
+/// The successor (`next_hash`) is inserted in the same transaction: a concurrent reuse that
+/// revokes the family after this commits sees it and revokes it too.
+pub fn spend_refresh_token(
+    conn: &mut DbConn,
+    hash: &str,
+    next_hash: &str,
+    now: NaiveDateTime,
+    next_expires_at: NaiveDateTime,
+) -> QueryResult<Rotation> {
     write_tx(conn, |c| {
         let row: Option<(i64, i64, String, NaiveDateTime, Option<NaiveDateTime>, Option<NaiveDateTime>)> =
             refresh_tokens::table
@@ -214,7 +223,11 @@ pub fn spend_refresh_token(conn: &mut DbConn, hash: &str, now: NaiveDateTime) ->
         .set(refresh_tokens::used_at.eq(Some(now)))
         .execute(c)?;
         if spent == 1 {
-            Ok(Rotation::Rotated { user: UserId(user_id), family })
+            insert_refresh_token(
+                c,
+                &NewRefreshToken { user_id, family: &family, token_hash: next_hash, created_at: now, expires_at: next_expires_at },
+            )?;
+            Ok(Rotation::Rotated { user: UserId(user_id) })
         } else {
             revoke_family(c, &family, now)?;
             Ok(Rotation::Reused)
@@ -293,10 +306,19 @@ pub fn check_sms_code(
             .first(c)
             .optional()?;
         let Some((id, stored)) = live else { return Ok(CodeCheck::NoCode) };
-        let attempts: i32 = diesel::update(sms_codes::table.find(id))
-            .set(sms_codes::attempts.eq(sms_codes::attempts + 1))
-            .returning(sms_codes::attempts)
-            .get_result(c)?;
+        // The guard is in the UPDATE itself: under Postgres' read committed, concurrent
+        // transactions re-check it on the locked row, so no sixth attempt slips through.
+        let attempts: Option<i32> = diesel::update(
+            sms_codes::table
+                .find(id)
+                .filter(sms_codes::attempts.lt(max_attempts))
+                .filter(sms_codes::consumed_at.is_null()),
+        )
+        .set(sms_codes::attempts.eq(sms_codes::attempts + 1))
+        .returning(sms_codes::attempts)
+        .get_result(c)
+        .optional()?;
+        let Some(attempts) = attempts else { return Ok(CodeCheck::NoCode) };
         let matches = constant_time_eq(stored.as_bytes(), code_hash.as_bytes());
         if matches || attempts >= max_attempts {
             diesel::update(sms_codes::table.find(id))

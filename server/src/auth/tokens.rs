@@ -44,7 +44,7 @@ pub struct TokenService {
 
 /// A key id derived from the secret: rotation needs no extra setting, and the id reveals
 /// nothing usable about the key.
-fn kid_of(secret: &[u8]) -> String {
+pub fn kid_of(secret: &[u8]) -> String {
     let digest = Sha256::new().chain_update(b"huigong-jwt-kid:").chain_update(secret).finalize();
     format!("k{}", &hex::encode(digest)[..12])
 }

@@ -12,7 +12,7 @@ use crate::auth::{self, AuthUser, Role};
 use crate::db::is_unique_violation;
 use crate::domain::{Fields, OrgId, UserId, text_field};
 use crate::error::{ApiError, ApiResult, FieldError, Text};
-use crate::http::{Json, Page, Paged};
+use crate::http::{Json, Page, Paged, Query};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrgView {
@@ -52,7 +52,7 @@ pub struct OrgQuery {
 /// Searches union organizations by name.
 #[utoipa::path(tag = "orgs", params(OrgQuery), responses((status = 200, body = Paged<OrgView>), (status = 400)))]
 #[get("/orgs")]
-pub async fn list_orgs(state: web::Data<AppState>, query: web::Query<OrgQuery>) -> ApiResult<HttpResponse> {
+pub async fn list_orgs(state: web::Data<AppState>, query: Query<OrgQuery>) -> ApiResult<HttpResponse> {
     let OrgQuery { q, parent_id, limit, cursor } = query.into_inner();
     let page = Page::parse(limit, cursor.as_deref())?;
     let q = q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty());
