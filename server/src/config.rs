@@ -28,7 +28,11 @@ impl Secret {
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_empty() { f.write_str("<unset>") } else { f.write_str("<redacted>") }
+        if self.0.is_empty() {
+            f.write_str("<unset>")
+        } else {
+            f.write_str("<redacted>")
+        }
     }
 }
 
@@ -129,7 +133,10 @@ pub enum ConfigError {
     #[error("configuration: {0}")]
     Load(#[from] Box<figment::Error>),
     #[error("configuration: {field}: {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
 }
 
 impl Config {
@@ -138,7 +145,11 @@ impl Config {
         let file = std::env::var("HUIGONG_CONFIG").unwrap_or_else(|_| "huigong.toml".into());
         let config: Config = Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(file))
-            .merge(Env::prefixed("HUIGONG_").ignore(&["CONFIG", "TEST_DATABASE_URL", "TEST_REDIS_URL"]))
+            .merge(Env::prefixed("HUIGONG_").ignore(&[
+                "CONFIG",
+                "TEST_DATABASE_URL",
+                "TEST_REDIS_URL",
+            ]))
             .extract()
             .map_err(Box::new)?;
         config.validate()?;
@@ -147,15 +158,19 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.listen_addr()?;
-        crate::db::DatabaseUrl::parse(&self.database_url)
-            .map_err(|message| ConfigError::Invalid { field: "database_url", message })?;
-        if let Some(url) = &self.redis_url {
-            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-                return Err(ConfigError::Invalid {
-                    field: "redis_url",
-                    message: "must start with redis:// or rediss://".into(),
-                });
+        crate::db::DatabaseUrl::parse(&self.database_url).map_err(|message| {
+            ConfigError::Invalid {
+                field: "database_url",
+                message,
             }
+        })?;
+        if let Some(url) = &self.redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            return Err(ConfigError::Invalid {
+                field: "redis_url",
+                message: "must start with redis:// or rediss://".into(),
+            });
         }
         if self.sms_provider == SmsProviderKind::Http && self.sms_api_base.is_empty() {
             return Err(ConfigError::Invalid {
@@ -186,7 +201,10 @@ mod tests {
 
     #[test]
     fn secrets_do_not_print() {
-        let c = Config { jwt_secret: Secret::new("hunter2"), ..Config::default() };
+        let c = Config {
+            jwt_secret: Secret::new("hunter2"),
+            ..Config::default()
+        };
         let printed = format!("{c:?}");
         assert!(!printed.contains("hunter2"));
         assert!(printed.contains("<redacted>"));
@@ -194,9 +212,15 @@ mod tests {
 
     #[test]
     fn malformed_database_url_is_an_error() {
-        let c = Config { database_url: "mysql://x".into(), ..Config::default() };
+        let c = Config {
+            database_url: "mysql://x".into(),
+            ..Config::default()
+        };
         assert!(c.validate().is_err());
-        let c = Config { database_url: "./data/x.db".into(), ..Config::default() };
+        let c = Config {
+            database_url: "./data/x.db".into(),
+            ..Config::default()
+        };
         assert!(c.validate().is_err());
         assert!(Config::default().validate().is_ok());
     }

@@ -50,7 +50,10 @@ impl Phone {
         } else {
             Err(FieldError::new(
                 "phone",
-                Text::new("请输入 11 位中国大陆手机号", "Enter an 11-digit mainland China mobile number"),
+                Text::new(
+                    "请输入 11 位中国大陆手机号",
+                    "Enter an 11-digit mainland China mobile number",
+                ),
             ))
         }
     }
@@ -136,7 +139,11 @@ impl Fields {
 
     /// Err with every collected error, or Ok when there was none.
     pub fn finish(self) -> Result<(), ApiError> {
-        if self.0.is_empty() { Ok(()) } else { Err(ApiError::Validation(self.0)) }
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self.0))
+        }
     }
 }
 
@@ -146,10 +153,23 @@ mod tests {
 
     #[test]
     fn phones_parse_and_mask() {
-        for ok in ["13812345678", "+8613812345678", "008613812345678", "138-1234-5678", "19912345678"] {
+        for ok in [
+            "13812345678",
+            "+8613812345678",
+            "008613812345678",
+            "138-1234-5678",
+            "19912345678",
+        ] {
             assert_eq!(Phone::parse(ok).unwrap().as_str().len(), 11, "{ok}");
         }
-        for bad in ["", "12812345678", "1381234567", "138123456789", "1381234567a", "+85213812345678"] {
+        for bad in [
+            "",
+            "12812345678",
+            "1381234567",
+            "138123456789",
+            "1381234567a",
+            "+85213812345678",
+        ] {
             assert!(Phone::parse(bad).is_err(), "{bad}");
         }
         let p = Phone::parse("13812345678").unwrap();
@@ -159,7 +179,10 @@ mod tests {
 
     #[test]
     fn text_fields_count_characters_not_bytes() {
-        assert_eq!(text_field("name", "  乐陵市总工会 ", 2, 60).unwrap(), "乐陵市总工会");
+        assert_eq!(
+            text_field("name", "  乐陵市总工会 ", 2, 60).unwrap(),
+            "乐陵市总工会"
+        );
         assert!(text_field("name", "乐", 2, 60).is_err());
         assert!(text_field("name", &"字".repeat(61), 2, 60).is_err());
         assert!(text_field("name", "a\u{0007}b", 1, 60).is_err());

@@ -19,11 +19,17 @@ pub struct Text {
 
 impl Text {
     pub const fn new(zh: &'static str, en: &'static str) -> Self {
-        Self { zh: Cow::Borrowed(zh), en: Cow::Borrowed(en) }
+        Self {
+            zh: Cow::Borrowed(zh),
+            en: Cow::Borrowed(en),
+        }
     }
 
     pub fn owned(zh: String, en: String) -> Self {
-        Self { zh: Cow::Owned(zh), en: Cow::Owned(en) }
+        Self {
+            zh: Cow::Owned(zh),
+            en: Cow::Owned(en),
+        }
     }
 
     pub fn pick(&self, lang: Lang) -> &str {
@@ -43,14 +49,20 @@ pub enum Lang {
 
 impl Lang {
     pub fn from_accept_language(value: Option<&HeaderValue>) -> Self {
-        let Some(value) = value.and_then(|v| v.to_str().ok()) else { return Lang::Zh };
+        let Some(value) = value.and_then(|v| v.to_str().ok()) else {
+            return Lang::Zh;
+        };
         // Take the first language range with the highest q; only zh and en are served.
         let mut best: Option<(f32, Lang)> = None;
         for part in value.split(',') {
             let mut pieces = part.trim().split(';');
             let tag = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
             let q = pieces
-                .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
+                .find_map(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|q| q.parse::<f32>().ok())
+                })
                 .unwrap_or(1.0);
             let lang = if tag.starts_with("en") {
                 Lang::En
@@ -76,7 +88,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<Cow<'static, str>>, message: Text) -> Self {
-        Self { field: field.into(), message }
+        Self {
+            field: field.into(),
+            message,
+        }
     }
 }
 
@@ -85,7 +100,11 @@ impl FieldError {
 pub enum ApiError {
     /// 400: the request could not be read (bad JSON, unknown field, bad query).
     #[error("bad request: {detail:?}")]
-    BadRequest { code: &'static str, detail: Text, errors: Vec<FieldError> },
+    BadRequest {
+        code: &'static str,
+        detail: Text,
+        errors: Vec<FieldError>,
+    },
     /// 422: well-formed but invalid values, each field named.
     #[error("validation failed: {0:?}")]
     Validation(Vec<FieldError>),
@@ -108,13 +127,22 @@ pub enum ApiError {
     #[error("unsupported media type")]
     UnsupportedMediaType,
     #[error("rate limited: {code}, retry after {retry_after_secs}s")]
-    RateLimited { code: &'static str, detail: Text, retry_after_secs: u64, limit: Option<u64> },
+    RateLimited {
+        code: &'static str,
+        detail: Text,
+        retry_after_secs: u64,
+        limit: Option<u64>,
+    },
     /// 502: an upstream (WeChat, SMS provider) answered with something we can't use.
     #[error("bad gateway: {code}")]
     BadGateway { code: &'static str, detail: Text },
     /// 503: a dependency is down or busy; the client should retry.
     #[error("unavailable: {code}")]
-    Unavailable { code: &'static str, detail: Text, retry_after_secs: u64 },
+    Unavailable {
+        code: &'static str,
+        detail: Text,
+        retry_after_secs: u64,
+    },
     /// 500: a bug or an unexpected failure. The cause is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -128,7 +156,11 @@ impl ApiError {
     }
 
     pub fn bad_request(code: &'static str, detail: Text) -> Self {
-        ApiError::BadRequest { code, detail, errors: Vec::new() }
+        ApiError::BadRequest {
+            code,
+            detail,
+            errors: Vec::new(),
+        }
     }
 
     pub fn internal(cause: impl std::fmt::Display) -> Self {
@@ -201,9 +233,10 @@ impl ApiError {
             ApiError::UnsupportedMediaType => {
                 Text::new("不支持的内容类型", "Unsupported content type")
             }
-            ApiError::Internal(_) => {
-                Text::new("服务器内部错误，请稍后重试", "Internal error, please try again later")
-            }
+            ApiError::Internal(_) => Text::new(
+                "服务器内部错误，请稍后重试",
+                "Internal error, please try again later",
+            ),
         }
     }
 
@@ -286,7 +319,10 @@ impl Problem {
             errors: self
                 .errors
                 .iter()
-                .map(|e| FieldErrorBody { field: &e.field, message: e.message.pick(lang) })
+                .map(|e| FieldErrorBody {
+                    field: &e.field,
+                    message: e.message.pick(lang),
+                })
                 .collect(),
         };
         serde_json::to_vec(&body).unwrap_or_default()
@@ -310,7 +346,11 @@ impl ResponseError for ApiError {
         let mut builder = HttpResponse::build(problem.status);
         builder.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
         match self {
-            ApiError::RateLimited { retry_after_secs, limit, .. } => {
+            ApiError::RateLimited {
+                retry_after_secs,
+                limit,
+                ..
+            } => {
                 builder.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
                 if let Some(limit) = limit {
                     builder.insert_header((
@@ -319,7 +359,9 @@ impl ResponseError for ApiError {
                     ));
                 }
             }
-            ApiError::Unavailable { retry_after_secs, .. } => {
+            ApiError::Unavailable {
+                retry_after_secs, ..
+            } => {
                 builder.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
             _ => {}
@@ -394,7 +436,9 @@ impl From<crate::db::DbError> for ApiError {
                     retry_after_secs: 1,
                 }
             }
-            crate::db::DbError::Blocking => ApiError::Internal("blocking task was cancelled".into()),
+            crate::db::DbError::Blocking => {
+                ApiError::Internal("blocking task was cancelled".into())
+            }
         }
     }
 }
@@ -402,7 +446,10 @@ impl From<crate::db::DbError> for ApiError {
 // --- actix's own extractor errors -------------------------------------------------------
 
 /// Bad JSON bodies, including unknown fields (serde's `deny_unknown_fields`).
-pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+pub fn json_error(
+    err: actix_web::error::JsonPayloadError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
     use actix_web::error::JsonPayloadError as E;
     let api = match &err {
         E::OverflowKnownLength { .. } | E::Overflow { .. } => ApiError::PayloadTooLarge,
@@ -410,7 +457,10 @@ pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &actix_web::Htt
         E::Deserialize(de) => deserialize_error(de.to_string(), de.is_data()),
         other => ApiError::bad_request(
             "request.invalid_json",
-            Text::owned(format!("请求体不是有效的 JSON：{other}"), format!("Invalid JSON body: {other}")),
+            Text::owned(
+                format!("请求体不是有效的 JSON：{other}"),
+                format!("Invalid JSON body: {other}"),
+            ),
         ),
     };
     api.into()
@@ -425,11 +475,23 @@ fn deserialize_error(message: String, is_data: bool) -> ApiError {
     } else {
         "request.invalid_json"
     };
-    let detail = Text::owned(format!("请求体无法解析：{message}"), format!("Cannot read the request body: {message}"));
+    let detail = Text::owned(
+        format!("请求体无法解析：{message}"),
+        format!("Cannot read the request body: {message}"),
+    );
     let errors = field
-        .map(|f| vec![FieldError::new(f, Text::owned(format!("字段有误：{message}"), message.clone()))])
+        .map(|f| {
+            vec![FieldError::new(
+                f,
+                Text::owned(format!("字段有误：{message}"), message.clone()),
+            )]
+        })
         .unwrap_or_default();
-    ApiError::BadRequest { code, detail, errors }
+    ApiError::BadRequest {
+        code,
+        detail,
+        errors,
+    }
 }
 
 /// serde names the offending field in backticks: "unknown field `x`", "missing field `y`".
@@ -439,20 +501,34 @@ fn field_from_serde_message(message: &str) -> Option<String> {
     Some(message[start..start + len].to_owned())
 }
 
-pub fn query_error(err: actix_web::error::QueryPayloadError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+pub fn query_error(
+    err: actix_web::error::QueryPayloadError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
     let message = err.to_string();
     let field = field_from_serde_message(&message);
     ApiError::BadRequest {
         code: "request.invalid_query",
-        detail: Text::owned(format!("查询参数有误：{message}"), format!("Invalid query: {message}")),
+        detail: Text::owned(
+            format!("查询参数有误：{message}"),
+            format!("Invalid query: {message}"),
+        ),
         errors: field
-            .map(|f| vec![FieldError::new(f, Text::owned(format!("参数有误：{message}"), message.clone()))])
+            .map(|f| {
+                vec![FieldError::new(
+                    f,
+                    Text::owned(format!("参数有误：{message}"), message.clone()),
+                )]
+            })
             .unwrap_or_default(),
     }
     .into()
 }
 
-pub fn path_error(err: actix_web::error::PathError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+pub fn path_error(
+    err: actix_web::error::PathError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
     // A path that does not parse (`/orgs/abc`) names nothing that exists.
     tracing::debug!(error = %err, "path did not parse");
     ApiError::NotFound.into()
@@ -467,16 +543,31 @@ mod tests {
         let h = |s: &'static str| HeaderValue::from_static(s);
         assert_eq!(Lang::from_accept_language(None), Lang::Zh);
         assert_eq!(Lang::from_accept_language(Some(&h("en"))), Lang::En);
-        assert_eq!(Lang::from_accept_language(Some(&h("en-US,en;q=0.9"))), Lang::En);
-        assert_eq!(Lang::from_accept_language(Some(&h("zh-CN,zh;q=0.9,en;q=0.8"))), Lang::Zh);
-        assert_eq!(Lang::from_accept_language(Some(&h("fr, en;q=0.5"))), Lang::En);
+        assert_eq!(
+            Lang::from_accept_language(Some(&h("en-US,en;q=0.9"))),
+            Lang::En
+        );
+        assert_eq!(
+            Lang::from_accept_language(Some(&h("zh-CN,zh;q=0.9,en;q=0.8"))),
+            Lang::Zh
+        );
+        assert_eq!(
+            Lang::from_accept_language(Some(&h("fr, en;q=0.5"))),
+            Lang::En
+        );
         assert_eq!(Lang::from_accept_language(Some(&h("fr"))), Lang::Zh);
     }
 
     #[test]
     fn serde_messages_name_the_field() {
-        assert_eq!(field_from_serde_message("unknown field `foo`, expected one of `a`").as_deref(), Some("foo"));
-        assert_eq!(field_from_serde_message("missing field `code` at line 1").as_deref(), Some("code"));
+        assert_eq!(
+            field_from_serde_message("unknown field `foo`, expected one of `a`").as_deref(),
+            Some("foo")
+        );
+        assert_eq!(
+            field_from_serde_message("missing field `code` at line 1").as_deref(),
+            Some("code")
+        );
         assert_eq!(field_from_serde_message("expected value"), None);
     }
 }

@@ -32,7 +32,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|ct| {
-                let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+                let essence = ct
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
                 essence == "application/json" || essence.ends_with("+json")
             })
             .unwrap_or(false);
@@ -42,7 +47,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
                 return Err(ApiError::UnsupportedMediaType);
             }
             let bytes = body.await.map_err(|err| {
-                if err.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
+                if err.as_response_error().status_code()
+                    == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
+                {
                     ApiError::PayloadTooLarge
                 } else {
                     ApiError::bad_request(
@@ -93,15 +100,26 @@ fn json_problem(path: &str, err: &serde_json::Error) -> ApiError {
         }
         Category::Data if unknown => ("request.unknown_field", format!("不接受的字段：{field}")),
         Category::Data if missing => ("request.missing_field", format!("缺少必填字段：{field}")),
-        Category::Data => ("request.invalid_field", format!("字段类型或取值有误：{field}")),
+        Category::Data => (
+            "request.invalid_field",
+            format!("字段类型或取值有误：{field}"),
+        ),
     };
-    let en = if field.is_empty() { message.clone() } else { format!("{field}: {message}") };
+    let en = if field.is_empty() {
+        message.clone()
+    } else {
+        format!("{field}: {message}")
+    };
     let errors = if field.is_empty() {
         Vec::new()
     } else {
         vec![FieldError::new(field, Text::owned(zh.clone(), message))]
     };
-    ApiError::BadRequest { code, detail: Text::owned(zh, en), errors }
+    ApiError::BadRequest {
+        code,
+        detail: Text::owned(zh, en),
+        errors,
+    }
 }
 
 fn backticked(message: &str) -> Option<&str> {
@@ -134,11 +152,31 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(de).map_err(|err| {
         let path = err.path().to_string();
         let message = err.inner().to_string();
-        let field = if path == "." { backticked(&message).unwrap_or_default().to_owned() } else { path };
-        let zh = if field.is_empty() { "查询参数有误".to_owned() } else { format!("查询参数 {field} 有误") };
-        let en = if field.is_empty() { format!("Invalid query: {message}") } else { format!("Invalid query parameter {field}: {message}") };
-        let errors = if field.is_empty() { Vec::new() } else { vec![FieldError::new(field, Text::owned(zh.clone(), message))] };
-        ApiError::BadRequest { code: "request.invalid_query", detail: Text::owned(zh, en), errors }
+        let field = if path == "." {
+            backticked(&message).unwrap_or_default().to_owned()
+        } else {
+            path
+        };
+        let zh = if field.is_empty() {
+            "查询参数有误".to_owned()
+        } else {
+            format!("查询参数 {field} 有误")
+        };
+        let en = if field.is_empty() {
+            format!("Invalid query: {message}")
+        } else {
+            format!("Invalid query parameter {field}: {message}")
+        };
+        let errors = if field.is_empty() {
+            Vec::new()
+        } else {
+            vec![FieldError::new(field, Text::owned(zh.clone(), message))]
+        };
+        ApiError::BadRequest {
+            code: "request.invalid_query",
+            detail: Text::owned(zh, en),
+            errors,
+        }
     })
 }
 
@@ -179,14 +217,20 @@ impl Page {
                 None => {
                     errors.push(FieldError::new(
                         "cursor",
-                        Text::new("cursor 无效，请使用上一页返回的 next_cursor", "cursor is not valid"),
+                        Text::new(
+                            "cursor 无效，请使用上一页返回的 next_cursor",
+                            "cursor is not valid",
+                        ),
                     ));
                     None
                 }
             },
         };
         if errors.is_empty() {
-            Ok(Page { limit: i64::from(limit), after })
+            Ok(Page {
+                limit: i64::from(limit),
+                after,
+            })
         } else {
             Err(ApiError::BadRequest {
                 code: "request.invalid_query",
@@ -200,8 +244,15 @@ impl Page {
     pub fn finish<T>(&self, mut rows: Vec<T>, id_of: impl Fn(&T) -> i64) -> Paged<T> {
         let more = rows.len() as i64 > self.limit;
         rows.truncate(usize::try_from(self.limit).unwrap_or(usize::MAX));
-        let next_cursor = if more { rows.last().map(|r| encode_cursor(id_of(r))) } else { None };
-        Paged { items: rows, next_cursor }
+        let next_cursor = if more {
+            rows.last().map(|r| encode_cursor(id_of(r)))
+        } else {
+            None
+        };
+        Paged {
+            items: rows,
+            next_cursor,
+        }
     }
 }
 
@@ -231,26 +282,30 @@ pub struct Paged<T> {
 
 impl<T> Paged<T> {
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Paged<U> {
-        Paged { items: self.items.into_iter().map(f).collect(), next_cursor: self.next_cursor }
+        Paged {
+            items: self.items.into_iter().map(f).collect(),
+            next_cursor: self.next_cursor,
+        }
     }
 }
 
 /// The client's address: the TCP peer, or the first `X-Forwarded-For` hop when the server
 /// is configured to sit behind a trusted load balancer.
 pub fn client_ip(req: &HttpRequest, trust_proxy: bool) -> String {
-    if trust_proxy {
-        if let Some(ip) = req
+    if trust_proxy
+        && let Some(ip) = req
             .headers()
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(',').next())
             .map(str::trim)
             .filter(|v| !v.is_empty())
-        {
-            return ip.to_owned();
-        }
+    {
+        return ip.to_owned();
     }
-    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 #[cfg(test)]
@@ -273,9 +328,13 @@ mod tests {
 
     fn field_of(err: ApiError) -> (String, String) {
         match err {
-            ApiError::BadRequest { code, errors, .. } => {
-                (code.to_owned(), errors.first().map(|e| e.field.to_string()).unwrap_or_default())
-            }
+            ApiError::BadRequest { code, errors, .. } => (
+                code.to_owned(),
+                errors
+                    .first()
+                    .map(|e| e.field.to_string())
+                    .unwrap_or_default(),
+            ),
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -287,7 +346,10 @@ mod tests {
         let e = parse_json::<Body>(br#"{"name": "a", "x": 1}"#).unwrap_err();
         assert_eq!(field_of(e), ("request.unknown_field".into(), "x".into()));
         let e = parse_json::<Body>(br#"{"name": "a", "inner": {"n": "z"}}"#).unwrap_err();
-        assert_eq!(field_of(e), ("request.invalid_field".into(), "inner.n".into()));
+        assert_eq!(
+            field_of(e),
+            ("request.invalid_field".into(), "inner.n".into())
+        );
         let e = parse_json::<Body>(br#"{}"#).unwrap_err();
         assert_eq!(field_of(e), ("request.missing_field".into(), "name".into()));
         let e = parse_json::<Body>(br#"{"name": "a"} trailing"#).unwrap_err();
@@ -301,11 +363,19 @@ mod tests {
         let out = p.finish(vec![1_i64, 2, 3], |x| *x);
         assert_eq!(out.items, vec![1, 2]);
         let next = out.next_cursor.unwrap();
-        assert_eq!(Page::parse(None, Some(&next)).unwrap(), Page { limit: 20, after: Some(2) });
+        assert_eq!(
+            Page::parse(None, Some(&next)).unwrap(),
+            Page {
+                limit: 20,
+                after: Some(2)
+            }
+        );
         assert!(Page::parse(Some(0), None).is_err());
         assert!(Page::parse(Some(101), None).is_err());
         assert!(Page::parse(None, Some("garbage!")).is_err());
-        let last = Page::parse(Some(5), None).unwrap().finish(vec![1_i64], |x| *x);
+        let last = Page::parse(Some(5), None)
+            .unwrap()
+            .finish(vec![1_i64], |x| *x);
         assert_eq!(last.next_cursor, None);
     }
 }

@@ -25,17 +25,30 @@ const RECORD_TTL: Duration = Duration::from_secs(24 * 3600);
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 enum Record {
-    InFlight { fingerprint: String },
-    Done { fingerprint: String, status: u16, content_type: Option<String>, body: String },
+    InFlight {
+        fingerprint: String,
+    },
+    Done {
+        fingerprint: String,
+        status: u16,
+        content_type: Option<String>,
+        body: String,
+    },
 }
 
 /// The key may be sent; when it is, it is honoured.
-pub async fn optional(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<BoxBody>, Error> {
+pub async fn optional(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
     guard(req, next, false).await
 }
 
 /// The key must be sent (draws): 400 without it.
-pub async fn required(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<BoxBody>, Error> {
+pub async fn required(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
     guard(req, next, true).await
 }
 
@@ -50,7 +63,10 @@ async fn guard(
         None if required => {
             let err = ApiError::bad_request(
                 "idempotency.key_required",
-                Text::new("此操作需要 Idempotency-Key 请求头", "This request needs an Idempotency-Key header"),
+                Text::new(
+                    "此操作需要 Idempotency-Key 请求头",
+                    "This request needs an Idempotency-Key header",
+                ),
             );
             return Ok(req.error_response(err));
         }
@@ -80,10 +96,13 @@ async fn guard(
         hasher.update(&body);
         hex::encode(hasher.finalize())
     };
-    let record_key = state
-        .keys
-        .key(&format!("idem:{}", user.id.0), &hex::encode(Sha256::digest(key.as_bytes())));
-    let claim = match serde_json::to_string(&Record::InFlight { fingerprint: fingerprint.clone() }) {
+    let record_key = state.keys.key(
+        &format!("idem:{}", user.id.0),
+        &hex::encode(Sha256::digest(key.as_bytes())),
+    );
+    let claim = match serde_json::to_string(&Record::InFlight {
+        fingerprint: fingerprint.clone(),
+    }) {
         Ok(claim) => claim,
         Err(err) => return Ok(req.error_response(ApiError::internal(err))),
     };
@@ -121,7 +140,11 @@ async fn guard(
     let done = Record::Done {
         fingerprint,
         status: head.status().as_u16(),
-        content_type: head.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned),
+        content_type: head
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
         body: STANDARD.encode(&bytes),
     };
     // The work is done: failing to record it must not turn success into an error.
@@ -138,33 +161,57 @@ async fn guard(
 }
 
 fn parse_key(value: &HeaderValue) -> Result<String, ApiError> {
-    let key = value.to_str().ok().filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()));
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()));
     key.map(str::to_owned).ok_or_else(|| {
         ApiError::bad_request(
             "idempotency.invalid_key",
-            Text::new("Idempotency-Key 须为 1-255 个可见 ASCII 字符", "Idempotency-Key must be 1-255 visible ASCII characters"),
+            Text::new(
+                "Idempotency-Key 须为 1-255 个可见 ASCII 字符",
+                "Idempotency-Key must be 1-255 visible ASCII characters",
+            ),
         )
     })
 }
 
-async fn replay(state: &AppState, record_key: &str, fingerprint: &str) -> Result<HttpResponse, ApiError> {
+async fn replay(
+    state: &AppState,
+    record_key: &str,
+    fingerprint: &str,
+) -> Result<HttpResponse, ApiError> {
     let stored = state.hot.get(record_key).await?;
     let record = stored.and_then(|s| serde_json::from_str::<Record>(&s).ok());
     let in_flight = || ApiError::Conflict {
         code: "idempotency.in_flight",
-        detail: Text::new("相同请求正在处理中，请稍后重试", "The same request is still being processed"),
+        detail: Text::new(
+            "相同请求正在处理中，请稍后重试",
+            "The same request is still being processed",
+        ),
     };
     match record {
         // Gone between our two calls (expired or just freed): ask the client to retry.
         None => Err(in_flight()),
-        Some(Record::InFlight { fingerprint: fp } | Record::Done { fingerprint: fp, .. }) if fp != fingerprint => {
-            Err(ApiError::Unprocessable {
-                code: "idempotency.mismatch",
-                detail: Text::new("该 Idempotency-Key 已用于不同的请求", "This Idempotency-Key was used for a different request"),
-            })
-        }
+        Some(
+            Record::InFlight { fingerprint: fp }
+            | Record::Done {
+                fingerprint: fp, ..
+            },
+        ) if fp != fingerprint => Err(ApiError::Unprocessable {
+            code: "idempotency.mismatch",
+            detail: Text::new(
+                "该 Idempotency-Key 已用于不同的请求",
+                "This Idempotency-Key was used for a different request",
+            ),
+        }),
         Some(Record::InFlight { .. }) => Err(in_flight()),
-        Some(Record::Done { status, content_type, body, .. }) => {
+        Some(Record::Done {
+            status,
+            content_type,
+            body,
+            ..
+        }) => {
             let body = STANDARD.decode(body).map_err(ApiError::internal)?;
             let status = StatusCode::from_u16(status).map_err(ApiError::internal)?;
             let mut res = HttpResponse::build(status);

@@ -99,7 +99,10 @@ impl AppState {
     pub async fn new(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, StartupError> {
         config.validate()?;
         let url = config.database_url.clone();
-        let (size, timeout) = (config.database_pool_size, Duration::from_secs(config.database_pool_timeout_secs));
+        let (size, timeout) = (
+            config.database_pool_size,
+            Duration::from_secs(config.database_pool_timeout_secs),
+        );
         let db = tokio::task::spawn_blocking(move || Db::connect(&url, size, timeout))
             .await
             .map_err(|e| StartupError::Secret(format!("database setup task: {e}")))??;
@@ -116,7 +119,9 @@ impl AppState {
             rand::random::<[u8; 32]>().to_vec()
         } else {
             if config.jwt_secret.expose().len() < 32 {
-                return Err(StartupError::Secret("HUIGONG_JWT_SECRET needs at least 32 characters".into()));
+                return Err(StartupError::Secret(
+                    "HUIGONG_JWT_SECRET needs at least 32 characters".into(),
+                ));
             }
             config.jwt_secret.expose().as_bytes().to_vec()
         };
@@ -130,16 +135,28 @@ impl AppState {
         );
 
         let data_key = if config.data_key.is_empty() {
-            tracing::warn!("HUIGONG_DATA_KEY is not set: using a random key for this process only (development).");
+            tracing::warn!(
+                "HUIGONG_DATA_KEY is not set: using a random key for this process only (development)."
+            );
             rand::random::<[u8; 32]>().to_vec()
         } else {
-            decode_key(config.data_key.expose())
-                .ok_or_else(|| StartupError::Secret("HUIGONG_DATA_KEY must be 32 bytes, hex or base64".into()))?
+            decode_key(config.data_key.expose()).ok_or_else(|| {
+                StartupError::Secret("HUIGONG_DATA_KEY must be 32 bytes, hex or base64".into())
+            })?
         };
-        let hash_key: [u8; 32] = Sha256::new().chain_update(b"huigong-hash-key:").chain_update(&data_key).finalize().into();
+        let hash_key: [u8; 32] = Sha256::new()
+            .chain_update(b"huigong-hash-key:")
+            .chain_update(&data_key)
+            .finalize()
+            .into();
 
         let http = http_client(Duration::from_secs(config.upstream_timeout_secs))?;
-        let wechat = WechatClient::new(http.clone(), &config.wechat_api_base, &config.wechat_appid, config.wechat_secret.clone());
+        let wechat = WechatClient::new(
+            http.clone(),
+            &config.wechat_api_base,
+            &config.wechat_appid,
+            config.wechat_secret.clone(),
+        );
         let sms = SmsSender::from_config(&config, http);
         Ok(AppState {
             keys: Keys::new(config.redis_prefix.clone()),
@@ -168,7 +185,10 @@ impl Application {
     }
 
     /// As `build`, with a clock the caller controls (tests move time with it).
-    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Application, StartupError> {
+    pub async fn build_with_clock(
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Application, StartupError> {
         let listener = TcpListener::bind(config.listen_addr()?)?;
         let port = listener.local_addr()?.port();
         let workers = config.workers;
@@ -179,7 +199,11 @@ impl Application {
             App::new()
                 .into_utoipa_app()
                 .app_data(shared.clone())
-                .app_data(web::JsonConfig::default().limit(http::JSON_LIMIT).error_handler(error::json_error))
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(http::JSON_LIMIT)
+                        .error_handler(error::json_error),
+                )
                 .app_data(web::PayloadConfig::new(http::JSON_LIMIT))
                 .app_data(web::QueryConfig::default().error_handler(error::query_error))
                 .app_data(web::PathConfig::default().error_handler(error::path_error))
@@ -197,7 +221,11 @@ impl Application {
         if let Some(workers) = workers {
             server = server.workers(workers);
         }
-        Ok(Application { server: server.run(), port, state })
+        Ok(Application {
+            server: server.run(),
+            port,
+            state,
+        })
     }
 
     pub fn port(&self) -> u16 {

@@ -13,7 +13,11 @@ use huigong::db::{self, DatabaseUrl, write_tx};
 use huigong::{Application, demo, openapi, telemetry};
 
 #[derive(Parser)]
-#[command(name = "huigong", version, about = "Huigong (惠工): trade-union member app backend")]
+#[command(
+    name = "huigong",
+    version,
+    about = "Huigong (惠工): trade-union member app backend"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -63,7 +67,12 @@ async fn main() -> ExitCode {
         }
     };
     telemetry::init_tracing(config.log_format);
-    match run(cli.command.unwrap_or(Command::Serve { demo: false }), config).await {
+    match run(
+        cli.command.unwrap_or(Command::Serve { demo: false }),
+        config,
+    )
+    .await
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!("{err}");
@@ -89,9 +98,19 @@ async fn run(command: Command, config: Config) -> Result<(), Error> {
         Command::Migrate => {
             let url = DatabaseUrl::parse(&config.database_url)?;
             let applied = db::migrate(&url)?;
-            println!("{} migration(s) applied on {}", applied.len(), url.backend().name());
+            println!(
+                "{} migration(s) applied on {}",
+                applied.len(),
+                url.backend().name()
+            );
         }
-        Command::Admin { command: AdminCommand::Create { username, password_stdin } } => {
+        Command::Admin {
+            command:
+                AdminCommand::Create {
+                    username,
+                    password_stdin,
+                },
+        } => {
             if !password_stdin {
                 return Err("pass the password on standard input with --password-stdin".into());
             }
@@ -113,9 +132,26 @@ async fn run(command: Command, config: Config) -> Result<(), Error> {
             let id = write_tx(&mut conn, |c| -> Result<_, diesel::result::Error> {
                 let id = store::insert_user(
                     c,
-                    &NewUser { nickname: username, phone: None, wechat_openid: None, username: Some(username), password_hash: Some(&hash), created_at: now, updated_at: now },
+                    &NewUser {
+                        nickname: username,
+                        phone: None,
+                        wechat_openid: None,
+                        username: Some(username),
+                        password_hash: Some(&hash),
+                        created_at: now,
+                        updated_at: now,
+                    },
                 )?;
-                store::grant_role(c, &NewRole { user_id: id.0, role: "platform_admin", org_id: None, granted_by: None, created_at: now })?;
+                store::grant_role(
+                    c,
+                    &NewRole {
+                        user_id: id.0,
+                        role: "platform_admin",
+                        org_id: None,
+                        granted_by: None,
+                        created_at: now,
+                    },
+                )?;
                 Ok(id)
             })?;
             println!("platform admin {username} created (user id {id})");
@@ -127,7 +163,11 @@ async fn run(command: Command, config: Config) -> Result<(), Error> {
 }
 
 fn open_db(config: &Config) -> Result<db::Db, Error> {
-    Ok(db::Db::connect(&config.database_url, 2, std::time::Duration::from_secs(config.database_pool_timeout_secs))?)
+    Ok(db::Db::connect(
+        &config.database_url,
+        2,
+        std::time::Duration::from_secs(config.database_pool_timeout_secs),
+    )?)
 }
 
 fn seed_demo(config: &Config) -> Result<(), Error> {
@@ -138,7 +178,11 @@ fn seed_demo(config: &Config) -> Result<(), Error> {
     println!(
         "demo data ready ({} org(s) added{}); demo console login: {} / {}",
         seeded.orgs_created,
-        if seeded.admin_created { ", demo admin created" } else { "" },
+        if seeded.admin_created {
+            ", demo admin created"
+        } else {
+            ""
+        },
         demo::DEMO_ADMIN_USERNAME,
         demo::DEMO_ADMIN_PASSWORD
     );

@@ -40,7 +40,13 @@ pub struct Readiness {
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let limit = Duration::from_secs(2);
-    let db = tokio::time::timeout(limit, state.db.run(|c| -> Result<(), ApiError> { Ok(c.batch_execute("SELECT 1")?) })).await;
+    let db = tokio::time::timeout(
+        limit,
+        state
+            .db
+            .run(|c| -> Result<(), ApiError> { Ok(c.batch_execute("SELECT 1")?) }),
+    )
+    .await;
     let hot = tokio::time::timeout(limit, state.hot.ping()).await;
     let db_ok = matches!(db, Ok(Ok(())));
     let hot_ok = matches!(hot, Ok(Ok(())));
@@ -58,7 +64,10 @@ pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     };
     Err(ApiError::Unavailable {
         code: "not_ready",
-        detail: Text::owned(format!("依赖服务不可用：{down}"), format!("Not ready: {down} not answering")),
+        detail: Text::owned(
+            format!("依赖服务不可用：{down}"),
+            format!("Not ready: {down} not answering"),
+        ),
         retry_after_secs: 5,
     })
 }

@@ -47,7 +47,10 @@ pub fn day_window(now: DateTime<Utc>) -> (String, Duration) {
     let left = next_midnight
         .and_then(|m| (m - now).to_std().ok())
         .unwrap_or(Duration::from_secs(86_400));
-    (date.format("%Y-%m-%d").to_string(), left.max(Duration::from_secs(1)))
+    (
+        date.format("%Y-%m-%d").to_string(),
+        left.max(Duration::from_secs(1)),
+    )
 }
 
 #[cfg(test)]

@@ -30,7 +30,12 @@ pub fn init_tracing(format: LogFormat) {
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
         LogFormat::Json => registry
-            .with(tracing_subscriber::fmt::layer().json().with_current_span(true).with_span_list(false))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_current_span(true)
+                    .with_span_list(false),
+            )
             .try_init(),
         LogFormat::Text => registry.with(tracing_subscriber::fmt::layer()).try_init(),
     };
@@ -49,7 +54,10 @@ fn request_id_for(req: &ServiceRequest) -> String {
         .get(&REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 64)
-        .filter(|v| v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .filter(|v| {
+            v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
         .map(str::to_owned)
         .unwrap_or_else(|| hex::encode(rand::random::<[u8; 12]>()))
 }
@@ -85,15 +93,25 @@ impl Metrics {
         let mut registry = Registry::with_prefix("huigong");
         let requests = Family::<RequestLabels, Counter>::default();
         let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0])
+            Histogram::new([
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ])
         });
-        registry.register("http_requests", "HTTP requests by route and status", requests.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
         registry.register(
             "http_request_duration_seconds",
             "HTTP request latency by route",
             latency.clone(),
         );
-        Self { registry: Mutex::new(registry), requests, latency }
+        Self {
+            registry: Mutex::new(registry),
+            requests,
+            latency,
+        }
     }
 
     /// Lets features register their own metrics (draws, hot-store errors).
@@ -112,10 +130,17 @@ impl Metrics {
 
     fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
         self.requests
-            .get_or_create(&RequestLabels { method: method.into(), route: route.into(), status })
+            .get_or_create(&RequestLabels {
+                method: method.into(),
+                route: route.into(),
+                status,
+            })
             .inc();
         self.latency
-            .get_or_create(&RouteLabels { method: method.into(), route: route.into() })
+            .get_or_create(&RouteLabels {
+                method: method.into(),
+                route: route.into(),
+            })
             .observe(seconds);
     }
 }
@@ -130,7 +155,9 @@ pub async fn observe(
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let lang = Lang::from_accept_language(req.headers().get(header::ACCEPT_LANGUAGE));
     let method = req.method().to_string();
-    let metrics = req.app_data::<actix_web::web::Data<crate::AppState>>().map(|s| s.metrics.clone());
+    let metrics = req
+        .app_data::<actix_web::web::Data<crate::AppState>>()
+        .map(|s| s.metrics.clone());
     let span = tracing::info_span!("request", request_id = %request_id, method = %method, route = tracing::field::Empty);
 
     let outcome = next.call(req).instrument(span.clone()).await;
@@ -139,7 +166,10 @@ pub async fn observe(
         // Middleware here answer with responses, not errors; anything else is actix's own.
         Err(err) => return Err(err),
     };
-    let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".into());
     span.record("route", route.as_str());
     let mut res = render_problem(res, lang, &request_id);
     if let Ok(value) = HeaderValue::from_str(&request_id) {
@@ -151,14 +181,22 @@ pub async fn observe(
         metrics.observe(&method, &route, status.as_u16(), elapsed.as_secs_f64());
     }
     span.in_scope(|| {
-        tracing::info!(status = status.as_u16(), latency_ms = elapsed.as_millis() as u64, "request finished");
+        tracing::info!(
+            status = status.as_u16(),
+            latency_ms = elapsed.as_millis() as u64,
+            "request finished"
+        );
     });
     Ok(res)
 }
 
 /// Gives every error response a problem+json body in the request's language with its trace
 /// id, including bare ones that actix makes itself (unmatched method, too-large payload).
-fn render_problem(res: ServiceResponse<BoxBody>, lang: Lang, trace_id: &str) -> ServiceResponse<BoxBody> {
+fn render_problem(
+    res: ServiceResponse<BoxBody>,
+    lang: Lang,
+    trace_id: &str,
+) -> ServiceResponse<BoxBody> {
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return res;
@@ -172,7 +210,8 @@ fn render_problem(res: ServiceResponse<BoxBody>, lang: Lang, trace_id: &str) -> 
         .unwrap_or_else(|| Problem::for_status(status));
     let body = problem.render(lang, trace_id);
     res.map_body(|head, _| {
-        head.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        head.headers
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         BoxBody::new(body)
     })
 }
@@ -192,5 +231,10 @@ fn problem_of_error(err: &Error, status: actix_web::http::StatusCode) -> Problem
 /// Answers routes that do not exist (404) and known paths with the wrong method (405).
 pub async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
     let known_path = req.resource_map().has_resource(req.path());
-    if known_path { ApiError::MethodNotAllowed } else { ApiError::NotFound }.error_response()
+    if known_path {
+        ApiError::MethodNotAllowed
+    } else {
+        ApiError::NotFound
+    }
+    .error_response()
 }

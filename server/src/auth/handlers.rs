@@ -38,7 +38,12 @@ fn refresh_expiry(state: &AppState, now: chrono::NaiveDateTime) -> chrono::Naive
     now + TimeDelta::days(i64::try_from(state.config.refresh_token_ttl_days).unwrap_or(30))
 }
 
-fn token_response(state: &AppState, user: UserId, refresh_token: String, view: MeView) -> ApiResult<TokenResponse> {
+fn token_response(
+    state: &AppState,
+    user: UserId,
+    refresh_token: String,
+    view: MeView,
+) -> ApiResult<TokenResponse> {
     Ok(TokenResponse {
         access_token: state.tokens.issue(user).map_err(ApiError::internal)?,
         refresh_token,
@@ -59,7 +64,13 @@ async fn new_session(state: &AppState, user: UserId) -> ApiResult<TokenResponse>
         .run(move |c| -> ApiResult<MeView> {
             store::insert_refresh_token(
                 c,
-                &NewRefreshToken { user_id: user.0, family: &family, token_hash: &hash, created_at: now, expires_at },
+                &NewRefreshToken {
+                    user_id: user.0,
+                    family: &family,
+                    token_hash: &hash,
+                    created_at: now,
+                    expires_at,
+                },
             )?;
             me_view(c, user)
         })
@@ -83,10 +94,16 @@ pub struct WechatLogin {
     (status = 503, description = "WeChat busy or unreachable (-1)"),
 ))]
 #[post("/auth/wechat")]
-pub async fn wechat_login(state: web::Data<AppState>, body: Json<WechatLogin>) -> ApiResult<HttpResponse> {
+pub async fn wechat_login(
+    state: web::Data<AppState>,
+    body: Json<WechatLogin>,
+) -> ApiResult<HttpResponse> {
     let code = body.0.code.trim();
     if code.is_empty() || code.len() > 128 || !code.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ApiError::validation("code", Text::new("登录凭证格式有误", "code is malformed")));
+        return Err(ApiError::validation(
+            "code",
+            Text::new("登录凭证格式有误", "code is malformed"),
+        ));
     }
     let identity = state.wechat.code_to_session(code).await?;
     let now = state.clock.now_naive();
@@ -103,7 +120,11 @@ pub async fn wechat_login(state: web::Data<AppState>, body: Json<WechatLogin>) -
                 created_at: now,
                 updated_at: now,
             };
-            Ok(store::find_or_create(c, move |c| store::id_by_openid(c, &openid), &new)?)
+            Ok(store::find_or_create(
+                c,
+                move |c| store::id_by_openid(c, &openid),
+                &new,
+            )?)
         })
         .await?;
     tracing::info!(user_id = user.0, "signed in with wechat");
@@ -165,14 +186,38 @@ pub async fn request_sms_code(
     let phash = phone_hash(&state, &phone);
     let ip = keyed_hash(&state, b"ip", &client_ip(&req, state.config.trust_proxy));
     let (today, until_midnight) = ratelimit::day_window(state.clock.now());
-    let too_soon = || Text::new("验证码发送过于频繁，请稍后再试", "Too many codes requested, try again later");
+    let too_soon = || {
+        Text::new(
+            "验证码发送过于频繁，请稍后再试",
+            "Too many codes requested, try again later",
+        )
+    };
     let minute = Duration::from_secs(60);
     let k = &state.keys;
-    ratelimit::hit(hot, &k.key(&format!("sms:{phash}"), "minute"), 1, minute, too_soon()).await?;
-    ratelimit::hit(hot, &k.key(&format!("smsip:{ip}"), "minute"), state.config.sms_per_ip_per_minute, minute, too_soon())
-        .await?;
-    ratelimit::hit(hot, &k.key(&format!("sms:{phash}"), &format!("day:{today}")), 10, until_midnight, too_soon())
-        .await?;
+    ratelimit::hit(
+        hot,
+        &k.key(&format!("sms:{phash}"), "minute"),
+        1,
+        minute,
+        too_soon(),
+    )
+    .await?;
+    ratelimit::hit(
+        hot,
+        &k.key(&format!("smsip:{ip}"), "minute"),
+        state.config.sms_per_ip_per_minute,
+        minute,
+        too_soon(),
+    )
+    .await?;
+    ratelimit::hit(
+        hot,
+        &k.key(&format!("sms:{phash}"), &format!("day:{today}")),
+        10,
+        until_midnight,
+        too_soon(),
+    )
+    .await?;
     ratelimit::hit(
         hot,
         &k.key(&format!("smsip:{ip}"), &format!("day:{today}")),
@@ -192,11 +237,19 @@ pub async fn request_sms_code(
         .run(move |c| -> ApiResult<()> {
             Ok(store::replace_sms_code(
                 c,
-                &NewSmsCode { phone_hash: &stored_hash, code_hash: &code_hash, created_at: now, expires_at },
+                &NewSmsCode {
+                    phone_hash: &stored_hash,
+                    code_hash: &code_hash,
+                    created_at: now,
+                    expires_at,
+                },
             )?)
         })
         .await?;
-    state.sms.send_login_code(&phone, &code, SMS_CODE_MINUTES).await?;
+    state
+        .sms
+        .send_login_code(&phone, &code, SMS_CODE_MINUTES)
+        .await?;
     Ok(HttpResponse::Accepted().json(SmsCodeSent {
         phone: phone.masked(),
         expires_in: u64::from(SMS_CODE_MINUTES) * 60,
@@ -218,7 +271,10 @@ pub struct SmsLogin {
     (status = 422, description = "malformed phone or code"),
 ))]
 #[post("/auth/sms-login")]
-pub async fn sms_login(state: web::Data<AppState>, body: Json<SmsLogin>) -> ApiResult<HttpResponse> {
+pub async fn sms_login(
+    state: web::Data<AppState>,
+    body: Json<SmsLogin>,
+) -> ApiResult<HttpResponse> {
     let SmsLogin { phone, code } = body.0;
     let mut fields = Fields::new();
     let phone = fields.check(Phone::parse(&phone));
@@ -230,7 +286,9 @@ pub async fn sms_login(state: web::Data<AppState>, body: Json<SmsLogin>) -> ApiR
         ));
     }
     fields.finish()?;
-    let Some(phone) = phone else { return Err(ApiError::internal("phone checked above")) };
+    let Some(phone) = phone else {
+        return Err(ApiError::internal("phone checked above"));
+    };
     let phash = phone_hash(&state, &phone);
     let code_hash = keyed_hash(&state, b"sms-code", &format!("{}:{code}", phone.as_str()));
     let now = state.clock.now_naive();
@@ -248,7 +306,10 @@ pub async fn sms_login(state: web::Data<AppState>, body: Json<SmsLogin>) -> ApiR
                 CodeCheck::NoCode => {
                     return Err(ApiError::Unauthorized {
                         code: "auth.sms_code_invalid",
-                        detail: Text::new("验证码已失效，请重新获取", "The code expired or was voided; ask for a new one"),
+                        detail: Text::new(
+                            "验证码已失效，请重新获取",
+                            "The code expired or was voided; ask for a new one",
+                        ),
                     });
                 }
             }
@@ -263,7 +324,11 @@ pub async fn sms_login(state: web::Data<AppState>, body: Json<SmsLogin>) -> ApiR
                 created_at: now,
                 updated_at: now,
             };
-            Ok(store::find_or_create(c, move |c| store::id_by_phone(c, &number), &new)?)
+            Ok(store::find_or_create(
+                c,
+                move |c| store::id_by_phone(c, &number),
+                &new,
+            )?)
         })
         .await?;
     tracing::info!(user_id = user.0, "signed in with an SMS code");
@@ -284,7 +349,10 @@ pub struct PasswordLogin {
     (status = 429, description = "locked after 5 failures; see Retry-After"),
 ))]
 #[post("/auth/password-login")]
-pub async fn password_login(state: web::Data<AppState>, body: Json<PasswordLogin>) -> ApiResult<HttpResponse> {
+pub async fn password_login(
+    state: web::Data<AppState>,
+    body: Json<PasswordLogin>,
+) -> ApiResult<HttpResponse> {
     let PasswordLogin { username, password } = body.0;
     if username.is_empty() || username.len() > 64 || password.is_empty() || password.len() > 256 {
         return Err(wrong_credentials());
@@ -302,7 +370,10 @@ pub async fn password_login(state: web::Data<AppState>, body: Json<PasswordLogin
                 let secs = (until - now).num_seconds().max(1);
                 return Err(ApiError::RateLimited {
                     code: "auth.account_locked",
-                    detail: Text::new("密码错误次数过多，账号已临时锁定", "Too many failed logins; the account is locked for a while"),
+                    detail: Text::new(
+                        "密码错误次数过多，账号已临时锁定",
+                        "Too many failed logins; the account is locked for a while",
+                    ),
                     retry_after_secs: u64::try_from(secs).unwrap_or(1),
                     limit: None,
                 });
@@ -314,9 +385,17 @@ pub async fn password_login(state: web::Data<AppState>, body: Json<PasswordLogin
                 }
                 Ok(id)
             } else {
-                let locked = store::record_failed_login(c, id, PASSWORD_MAX_FAILURES, now + TimeDelta::minutes(LOCK_MINUTES))?;
+                let locked = store::record_failed_login(
+                    c,
+                    id,
+                    PASSWORD_MAX_FAILURES,
+                    now + TimeDelta::minutes(LOCK_MINUTES),
+                )?;
                 if locked {
-                    tracing::warn!(user_id = id.0, "staff account locked after repeated failures");
+                    tracing::warn!(
+                        user_id = id.0,
+                        "staff account locked after repeated failures"
+                    );
                 }
                 Err(wrong_credentials())
             }
@@ -346,7 +425,10 @@ pub struct RefreshRequest {
     (status = 401, description = "unknown, expired, revoked or reused refresh token"),
 ))]
 #[post("/auth/refresh")]
-pub async fn refresh(state: web::Data<AppState>, body: Json<RefreshRequest>) -> ApiResult<HttpResponse> {
+pub async fn refresh(
+    state: web::Data<AppState>,
+    body: Json<RefreshRequest>,
+) -> ApiResult<HttpResponse> {
     let hash = hash_refresh_token(body.0.refresh_token.trim());
     let (next_token, next_hash) = new_refresh_token();
     let now = state.clock.now_naive();
@@ -370,12 +452,18 @@ pub async fn refresh(state: web::Data<AppState>, body: Json<RefreshRequest>) -> 
             tracing::warn!("a spent refresh token was used again; its family is revoked");
             Err(ApiError::Unauthorized {
                 code: "auth.refresh_reused",
-                detail: Text::new("登录凭证已被使用，请重新登录", "This refresh token was already used; sign in again"),
+                detail: Text::new(
+                    "登录凭证已被使用，请重新登录",
+                    "This refresh token was already used; sign in again",
+                ),
             })
         }
         _ => Err(ApiError::Unauthorized {
             code: "auth.invalid_refresh_token",
-            detail: Text::new("登录已失效，请重新登录", "The refresh token is not valid; sign in again"),
+            detail: Text::new(
+                "登录已失效，请重新登录",
+                "The refresh token is not valid; sign in again",
+            ),
         }),
     }
 }
@@ -383,7 +471,10 @@ pub async fn refresh(state: web::Data<AppState>, body: Json<RefreshRequest>) -> 
 /// Ends the session the refresh token belongs to (every token of its family).
 #[utoipa::path(tag = "auth", request_body = RefreshRequest, responses((status = 204)))]
 #[post("/auth/logout")]
-pub async fn logout(state: web::Data<AppState>, body: Json<RefreshRequest>) -> ApiResult<HttpResponse> {
+pub async fn logout(
+    state: web::Data<AppState>,
+    body: Json<RefreshRequest>,
+) -> ApiResult<HttpResponse> {
     let hash = hash_refresh_token(body.0.refresh_token.trim());
     let now = state.clock.now_naive();
     state
@@ -397,4 +488,3 @@ pub async fn logout(state: web::Data<AppState>, body: Json<RefreshRequest>) -> A
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
-

@@ -16,13 +16,13 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use diesel::prelude::*;
 
+pub use self::rules::{Grant, Role};
+use self::tokens::TokenError;
 use crate::AppState;
 use crate::db::DbConn;
 use crate::db::schema::{orgs, user_roles};
 use crate::domain::{OrgId, UserId};
 use crate::error::{ApiError, Text};
-pub use self::rules::{Grant, Role};
-use self::tokens::TokenError;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(handlers::wechat_login)
@@ -93,7 +93,12 @@ pub fn grants_of(conn: &mut DbConn, user: UserId) -> QueryResult<Vec<Grant>> {
 
 /// Refuses (403) unless `user` holds `role` in `org` or one of its ancestors. An org that
 /// does not exist is 404.
-pub fn require_role(conn: &mut DbConn, user: UserId, org: OrgId, role: Role) -> Result<(), ApiError> {
+pub fn require_role(
+    conn: &mut DbConn,
+    user: UserId,
+    org: OrgId,
+    role: Role,
+) -> Result<(), ApiError> {
     let path: String = orgs::table.find(org.0).select(orgs::path).first(conn)?;
     if rules::allows(&grants_of(conn, user)?, &path, role) {
         Ok(())

@@ -75,7 +75,10 @@ mod tests {
     use super::*;
 
     fn grant(role: Role, path: Option<&str>) -> Grant {
-        Grant { role, org_path: path.map(Into::into) }
+        Grant {
+            role,
+            org_path: path.map(Into::into),
+        }
     }
 
     #[test]

@@ -13,8 +13,14 @@ use crate::error::{ApiError, Text};
 #[derive(Clone)]
 pub enum SmsSender {
     None,
-    Http { http: reqwest::Client, base: String, key: Secret },
-    Outbox { path: PathBuf },
+    Http {
+        http: reqwest::Client,
+        base: String,
+        key: Secret,
+    },
+    Outbox {
+        path: PathBuf,
+    },
 }
 
 #[derive(Serialize)]
@@ -44,7 +50,9 @@ impl SmsSender {
                     outbox = %config.sms_outbox.display(),
                     "SMS provider `log`: login codes are written to a local outbox file, not sent. Development only."
                 );
-                SmsSender::Outbox { path: config.sms_outbox.clone() }
+                SmsSender::Outbox {
+                    path: config.sms_outbox.clone(),
+                }
             }
         }
     }
@@ -53,7 +61,12 @@ impl SmsSender {
         !matches!(self, SmsSender::None)
     }
 
-    pub async fn send_login_code(&self, phone: &Phone, code: &str, minutes: u32) -> Result<(), ApiError> {
+    pub async fn send_login_code(
+        &self,
+        phone: &Phone,
+        code: &str,
+        minutes: u32,
+    ) -> Result<(), ApiError> {
         let request = SendRequest {
             phone: phone.as_str(),
             template: "login_code",
@@ -75,7 +88,10 @@ impl SmsSender {
                 if response.status().is_success() {
                     Ok(())
                 } else {
-                    tracing::warn!(status = response.status().as_u16(), "SMS provider refused to send");
+                    tracing::warn!(
+                        status = response.status().as_u16(),
+                        "SMS provider refused to send"
+                    );
                     Err(provider_down())
                 }
             }
@@ -87,7 +103,11 @@ impl SmsSender {
                     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                         std::fs::create_dir_all(dir)?;
                     }
-                    std::fs::OpenOptions::new().create(true).append(true).open(&path)?.write_all(&line)
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&path)?
+                        .write_all(&line)
                 })
                 .await
                 .map_err(ApiError::internal)?
@@ -110,7 +130,10 @@ fn not_configured() -> ApiError {
 fn provider_down() -> ApiError {
     ApiError::Unavailable {
         code: "sms.unavailable",
-        detail: Text::new("短信发送失败，请稍后重试", "The SMS could not be sent, try again later"),
+        detail: Text::new(
+            "短信发送失败，请稍后重试",
+            "The SMS could not be sent, try again later",
+        ),
         retry_after_secs: 10,
     }
 }

@@ -44,7 +44,10 @@ pub struct UserChanges {
 }
 
 pub fn user(conn: &mut DbConn, id: UserId) -> QueryResult<User> {
-    users::table.find(id.0).select(User::as_select()).first(conn)
+    users::table
+        .find(id.0)
+        .select(User::as_select())
+        .first(conn)
 }
 
 pub fn user_exists(conn: &mut DbConn, id: UserId) -> QueryResult<bool> {
@@ -52,11 +55,19 @@ pub fn user_exists(conn: &mut DbConn, id: UserId) -> QueryResult<bool> {
 }
 
 pub fn user_by_username(conn: &mut DbConn, username: &str) -> QueryResult<Option<User>> {
-    users::table.filter(users::username.eq(username)).select(User::as_select()).first(conn).optional()
+    users::table
+        .filter(users::username.eq(username))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
 }
 
 pub fn insert_user(conn: &mut DbConn, new: &NewUser<'_>) -> QueryResult<UserId> {
-    diesel::insert_into(users::table).values(new).returning(users::id).get_result(conn).map(UserId)
+    diesel::insert_into(users::table)
+        .values(new)
+        .returning(users::id)
+        .get_result(conn)
+        .map(UserId)
 }
 
 /// Finds the user with this identity or creates one. Two first logins at the same moment
@@ -77,15 +88,25 @@ pub fn find_or_create(
 }
 
 pub fn id_by_openid(conn: &mut DbConn, openid: &str) -> QueryResult<Option<i64>> {
-    users::table.filter(users::wechat_openid.eq(openid)).select(users::id).first(conn).optional()
+    users::table
+        .filter(users::wechat_openid.eq(openid))
+        .select(users::id)
+        .first(conn)
+        .optional()
 }
 
 pub fn id_by_phone(conn: &mut DbConn, phone: &str) -> QueryResult<Option<i64>> {
-    users::table.filter(users::phone.eq(phone)).select(users::id).first(conn).optional()
+    users::table
+        .filter(users::phone.eq(phone))
+        .select(users::id)
+        .first(conn)
+        .optional()
 }
 
 pub fn update_user(conn: &mut DbConn, id: UserId, changes: &UserChanges) -> QueryResult<User> {
-    diesel::update(users::table.find(id.0)).set(changes).execute(conn)?;
+    diesel::update(users::table.find(id.0))
+        .set(changes)
+        .execute(conn)?;
     user(conn, id)
 }
 
@@ -104,7 +125,10 @@ pub fn record_failed_login(
             .get_result(c)?;
         if failures >= max {
             diesel::update(users::table.find(id.0))
-                .set((users::failed_logins.eq(0), users::locked_until.eq(Some(lock_until))))
+                .set((
+                    users::failed_logins.eq(0),
+                    users::locked_until.eq(Some(lock_until)),
+                ))
                 .execute(c)?;
             return Ok(true);
         }
@@ -114,7 +138,10 @@ pub fn record_failed_login(
 
 pub fn clear_failed_logins(conn: &mut DbConn, id: UserId) -> QueryResult<()> {
     diesel::update(users::table.find(id.0))
-        .set((users::failed_logins.eq(0), users::locked_until.eq(None::<NaiveDateTime>)))
+        .set((
+            users::failed_logins.eq(0),
+            users::locked_until.eq(None::<NaiveDateTime>),
+        ))
         .execute(conn)
         .map(drop)
 }
@@ -146,7 +173,10 @@ pub struct NewRole<'a> {
 }
 
 pub fn grant_role(conn: &mut DbConn, new: &NewRole<'_>) -> QueryResult<()> {
-    diesel::insert_into(user_roles::table).values(new).execute(conn).map(drop)
+    diesel::insert_into(user_roles::table)
+        .values(new)
+        .execute(conn)
+        .map(drop)
 }
 
 // --- refresh tokens ------------------------------------------------------------------------
@@ -162,8 +192,21 @@ pub struct NewRefreshToken<'a> {
 }
 
 pub fn insert_refresh_token(conn: &mut DbConn, new: &NewRefreshToken<'_>) -> QueryResult<()> {
-    diesel::insert_into(refresh_tokens::table).values(new).execute(conn).map(drop)
+    diesel::insert_into(refresh_tokens::table)
+        .values(new)
+        .execute(conn)
+        .map(drop)
 }
+
+/// id, user_id, family, expires_at, used_at, revoked_at
+type TokenRow = (
+    i64,
+    i64,
+    String,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
+);
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Rotation {
@@ -188,19 +231,18 @@ pub fn spend_refresh_token(
     next_expires_at: NaiveDateTime,
 ) -> QueryResult<Rotation> {
     write_tx(conn, |c| {
-        let row: Option<(i64, i64, String, NaiveDateTime, Option<NaiveDateTime>, Option<NaiveDateTime>)> =
-            refresh_tokens::table
-                .filter(refresh_tokens::token_hash.eq(hash))
-                .select((
-                    refresh_tokens::id,
-                    refresh_tokens::user_id,
-                    refresh_tokens::family,
-                    refresh_tokens::expires_at,
-                    refresh_tokens::used_at,
-                    refresh_tokens::revoked_at,
-                ))
-                .first(c)
-                .optional()?;
+        let row: Option<TokenRow> = refresh_tokens::table
+            .filter(refresh_tokens::token_hash.eq(hash))
+            .select((
+                refresh_tokens::id,
+                refresh_tokens::user_id,
+                refresh_tokens::family,
+                refresh_tokens::expires_at,
+                refresh_tokens::used_at,
+                refresh_tokens::revoked_at,
+            ))
+            .first(c)
+            .optional()?;
         let Some((id, user_id, family, expires_at, used_at, revoked_at)) = row else {
             return Ok(Rotation::Invalid);
         };
@@ -225,9 +267,17 @@ pub fn spend_refresh_token(
         if spent == 1 {
             insert_refresh_token(
                 c,
-                &NewRefreshToken { user_id, family: &family, token_hash: next_hash, created_at: now, expires_at: next_expires_at },
+                &NewRefreshToken {
+                    user_id,
+                    family: &family,
+                    token_hash: next_hash,
+                    created_at: now,
+                    expires_at: next_expires_at,
+                },
             )?;
-            Ok(Rotation::Rotated { user: UserId(user_id) })
+            Ok(Rotation::Rotated {
+                user: UserId(user_id),
+            })
         } else {
             revoke_family(c, &family, now)?;
             Ok(Rotation::Reused)
@@ -274,7 +324,10 @@ pub fn replace_sms_code(conn: &mut DbConn, new: &NewSmsCode<'_>) -> QueryResult<
         )
         .set(sms_codes::consumed_at.eq(Some(new.created_at)))
         .execute(c)?;
-        diesel::insert_into(sms_codes::table).values(new).execute(c).map(drop)
+        diesel::insert_into(sms_codes::table)
+            .values(new)
+            .execute(c)
+            .map(drop)
     })
 }
 
@@ -305,7 +358,9 @@ pub fn check_sms_code(
             .select((sms_codes::id, sms_codes::code_hash))
             .first(c)
             .optional()?;
-        let Some((id, stored)) = live else { return Ok(CodeCheck::NoCode) };
+        let Some((id, stored)) = live else {
+            return Ok(CodeCheck::NoCode);
+        };
         // The guard is in the UPDATE itself: under Postgres' read committed, concurrent
         // transactions re-check it on the locked row, so no sixth attempt slips through.
         let attempts: Option<i32> = diesel::update(
@@ -318,14 +373,20 @@ pub fn check_sms_code(
         .returning(sms_codes::attempts)
         .get_result(c)
         .optional()?;
-        let Some(attempts) = attempts else { return Ok(CodeCheck::NoCode) };
+        let Some(attempts) = attempts else {
+            return Ok(CodeCheck::NoCode);
+        };
         let matches = constant_time_eq(stored.as_bytes(), code_hash.as_bytes());
         if matches || attempts >= max_attempts {
             diesel::update(sms_codes::table.find(id))
                 .set(sms_codes::consumed_at.eq(Some(now)))
                 .execute(c)?;
         }
-        Ok(if matches { CodeCheck::Accepted } else { CodeCheck::Wrong })
+        Ok(if matches {
+            CodeCheck::Accepted
+        } else {
+            CodeCheck::Wrong
+        })
     })
 }
 

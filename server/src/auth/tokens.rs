@@ -45,7 +45,10 @@ pub struct TokenService {
 /// A key id derived from the secret: rotation needs no extra setting, and the id reveals
 /// nothing usable about the key.
 pub fn kid_of(secret: &[u8]) -> String {
-    let digest = Sha256::new().chain_update(b"huigong-jwt-kid:").chain_update(secret).finalize();
+    let digest = Sha256::new()
+        .chain_update(b"huigong-jwt-kid:")
+        .chain_update(secret)
+        .finalize();
     format!("k{}", &hex::encode(digest)[..12])
 }
 
@@ -57,9 +60,15 @@ impl TokenService {
         audience: &str,
         ttl_secs: u64,
     ) -> Self {
-        let mut verify = vec![VerifyKey { kid: kid_of(secret), key: DecodingKey::from_secret(secret) }];
+        let mut verify = vec![VerifyKey {
+            kid: kid_of(secret),
+            key: DecodingKey::from_secret(secret),
+        }];
         if let Some(prev) = previous.filter(|p| !p.is_empty()) {
-            verify.push(VerifyKey { kid: kid_of(prev), key: DecodingKey::from_secret(prev) });
+            verify.push(VerifyKey {
+                kid: kid_of(prev),
+                key: DecodingKey::from_secret(prev),
+            });
         }
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[issuer]);
@@ -101,19 +110,30 @@ impl TokenService {
     pub fn verify(&self, token: &str) -> Result<UserId, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
         let kid = header.kid.ok_or(TokenError::Invalid)?;
-        let key = self.verify.iter().find(|k| k.kid == kid).ok_or(TokenError::Invalid)?;
-        let data = jsonwebtoken::decode::<Claims>(token, &key.key, &self.validation).map_err(|e| {
-            match e.kind() {
+        let key = self
+            .verify
+            .iter()
+            .find(|k| k.kid == kid)
+            .ok_or(TokenError::Invalid)?;
+        let data = jsonwebtoken::decode::<Claims>(token, &key.key, &self.validation).map_err(
+            |e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid,
-            }
-        })?;
-        data.claims.sub.parse::<i64>().map(UserId).map_err(|_| TokenError::Invalid)
+            },
+        )?;
+        data.claims
+            .sub
+            .parse::<i64>()
+            .map(UserId)
+            .map_err(|_| TokenError::Invalid)
     }
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// A new opaque refresh token and the hash that is stored in its place.
@@ -137,7 +157,13 @@ mod tests {
     use super::*;
 
     fn service() -> TokenService {
-        TokenService::new(b"0123456789abcdef0123456789abcdef", None, "huigong", "huigong-app", 900)
+        TokenService::new(
+            b"0123456789abcdef0123456789abcdef",
+            None,
+            "huigong",
+            "huigong-app",
+            900,
+        )
     }
 
     #[test]
@@ -154,7 +180,13 @@ mod tests {
             900,
         );
         assert_eq!(rotated.verify(&token), Ok(UserId(7)));
-        let unrelated = TokenService::new(b"zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz", None, "huigong", "huigong-app", 900);
+        let unrelated = TokenService::new(
+            b"zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz",
+            None,
+            "huigong",
+            "huigong-app",
+            900,
+        );
         assert_eq!(unrelated.verify(&token), Err(TokenError::Invalid));
     }
 

@@ -35,7 +35,12 @@ struct SessionReply {
 
 impl WechatClient {
     pub fn new(http: reqwest::Client, base: &str, appid: &str, secret: Secret) -> Self {
-        Self { http, base: base.trim_end_matches('/').to_owned(), appid: appid.to_owned(), secret }
+        Self {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            appid: appid.to_owned(),
+            secret,
+        }
     }
 
     pub async fn code_to_session(&self, code: &str) -> Result<WechatIdentity, ApiError> {
@@ -55,15 +60,22 @@ impl WechatClient {
             .append_pair("grant_type", "authorization_code");
         let response = self.http.get(url).send().await.map_err(upstream_down)?;
         if !response.status().is_success() {
-            tracing::warn!(status = response.status().as_u16(), "wechat answered with an HTTP error");
+            tracing::warn!(
+                status = response.status().as_u16(),
+                "wechat answered with an HTTP error"
+            );
             return Err(upstream_down_status());
         }
         // WeChat sends JSON as text/plain; read bytes and parse regardless of the type.
         let body = response.bytes().await.map_err(upstream_down)?;
-        let reply: SessionReply = serde_json::from_slice(&body).map_err(|_| ApiError::BadGateway {
-            code: "auth.wechat_error",
-            detail: Text::new("微信服务返回异常", "WeChat answered with something unexpected"),
-        })?;
+        let reply: SessionReply =
+            serde_json::from_slice(&body).map_err(|_| ApiError::BadGateway {
+                code: "auth.wechat_error",
+                detail: Text::new(
+                    "微信服务返回异常",
+                    "WeChat answered with something unexpected",
+                ),
+            })?;
         map_reply(reply)
     }
 }
@@ -71,7 +83,10 @@ impl WechatClient {
 fn map_reply(reply: SessionReply) -> Result<WechatIdentity, ApiError> {
     match reply.errcode {
         0 => match reply.openid.filter(|o| !o.is_empty()) {
-            Some(openid) => Ok(WechatIdentity { openid, unionid: reply.unionid }),
+            Some(openid) => Ok(WechatIdentity {
+                openid,
+                unionid: reply.unionid,
+            }),
             None => Err(ApiError::BadGateway {
                 code: "auth.wechat_error",
                 detail: Text::new("微信服务未返回用户标识", "WeChat returned no openid"),
@@ -79,11 +94,17 @@ fn map_reply(reply: SessionReply) -> Result<WechatIdentity, ApiError> {
         },
         40029 | 40163 => Err(ApiError::Unauthorized {
             code: "auth.wechat_code_invalid",
-            detail: Text::new("微信登录凭证无效或已使用，请重新登录", "The WeChat login code is invalid or used"),
+            detail: Text::new(
+                "微信登录凭证无效或已使用，请重新登录",
+                "The WeChat login code is invalid or used",
+            ),
         }),
         45011 => Err(ApiError::RateLimited {
             code: "rate_limited",
-            detail: Text::new("登录过于频繁，请稍后再试", "Too many logins, try again shortly"),
+            detail: Text::new(
+                "登录过于频繁，请稍后再试",
+                "Too many logins, try again shortly",
+            ),
             retry_after_secs: 60,
             limit: None,
         }),
@@ -96,7 +117,10 @@ fn map_reply(reply: SessionReply) -> Result<WechatIdentity, ApiError> {
             tracing::warn!(errcode = other, errmsg = %reply.errmsg, "wechat login refused");
             Err(ApiError::BadGateway {
                 code: "auth.wechat_error",
-                detail: Text::new("微信登录失败，请稍后重试", "WeChat login failed, try again later"),
+                detail: Text::new(
+                    "微信登录失败，请稍后重试",
+                    "WeChat login failed, try again later",
+                ),
             })
         }
     }
@@ -111,7 +135,10 @@ fn upstream_down(err: reqwest::Error) -> ApiError {
 fn upstream_down_status() -> ApiError {
     ApiError::Unavailable {
         code: "auth.wechat_unavailable",
-        detail: Text::new("微信服务暂时不可用，请稍后重试", "WeChat is unavailable, try again later"),
+        detail: Text::new(
+            "微信服务暂时不可用，请稍后重试",
+            "WeChat is unavailable, try again later",
+        ),
         retry_after_secs: 5,
     }
 }
@@ -132,7 +159,12 @@ mod tests {
     use super::*;
 
     fn reply(errcode: i64, openid: Option<&str>) -> SessionReply {
-        SessionReply { openid: openid.map(Into::into), unionid: None, errcode, errmsg: String::new() }
+        SessionReply {
+            openid: openid.map(Into::into),
+            unionid: None,
+            errcode,
+            errmsg: String::new(),
+        }
     }
 
     #[test]

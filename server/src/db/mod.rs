@@ -52,13 +52,19 @@ impl DatabaseUrl {
             url::Url::parse(raw).map_err(|e| format!("malformed postgres URL: {e}"))?;
             return Ok(DatabaseUrl::Postgres(raw.to_owned()));
         }
-        if let Some(path) = raw.strip_prefix("sqlite://").or_else(|| raw.strip_prefix("sqlite:")) {
+        if let Some(path) = raw
+            .strip_prefix("sqlite://")
+            .or_else(|| raw.strip_prefix("sqlite:"))
+        {
             if path.is_empty() || path.contains('?') {
                 return Err("sqlite URL needs a file path, e.g. sqlite://./data/huigong.db".into());
             }
             return Ok(DatabaseUrl::Sqlite(path.to_owned()));
         }
-        Err("database URL must start with sqlite:// or postgres:// (nothing else is guessed)".into())
+        Err(
+            "database URL must start with sqlite:// or postgres:// (nothing else is guessed)"
+                .into(),
+        )
     }
 
     pub fn backend(&self) -> Backend {
@@ -139,7 +145,10 @@ pub enum SetupError {
     #[error("database URL: {0}")]
     Url(String),
     #[error("cannot create the directory for the SQLite file {path}: {source}")]
-    Dir { path: String, source: std::io::Error },
+    Dir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot connect to the database: {0}")]
     Connect(#[from] ConnectionError),
     #[error("database setup: {0}")]
@@ -161,7 +170,10 @@ impl Db {
             .connection_timeout(timeout)
             .test_on_check_out(false)
             .build(Manager { url: url.clone() })?;
-        Ok(Db { pool, backend: url.backend() })
+        Ok(Db {
+            pool,
+            backend: url.backend(),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -196,11 +208,15 @@ impl Db {
 /// Runs the embedded migrations of the URL's backend. On SQLite also turns on WAL, which
 /// is a property of the file and so set once.
 pub fn migrate(url: &DatabaseUrl) -> Result<Vec<String>, SetupError> {
-    if let DatabaseUrl::Sqlite(path) = url {
-        if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|source| SetupError::Dir { path: path.clone(), source })?;
-        }
+    if let DatabaseUrl::Sqlite(path) = url
+        && let Some(dir) = std::path::Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir).map_err(|source| SetupError::Dir {
+            path: path.clone(),
+            source,
+        })?;
     }
     let applied = match url.connect()? {
         DbConn::Pg(mut conn) => run_migrations(&mut conn, PG_MIGRATIONS)?,
@@ -212,7 +228,10 @@ pub fn migrate(url: &DatabaseUrl) -> Result<Vec<String>, SetupError> {
     Ok(applied)
 }
 
-fn run_migrations<C>(conn: &mut C, migrations: EmbeddedMigrations) -> Result<Vec<String>, SetupError>
+fn run_migrations<C>(
+    conn: &mut C,
+    migrations: EmbeddedMigrations,
+) -> Result<Vec<String>, SetupError>
 where
     C: MigrationHarness<C::Backend> + Connection,
 {
@@ -248,7 +267,9 @@ where
             Ok(value)
         }
         Err(err) => {
-            if let Err(rollback) = <DbConn as Connection>::TransactionManager::rollback_transaction(conn) {
+            if let Err(rollback) =
+                <DbConn as Connection>::TransactionManager::rollback_transaction(conn)
+            {
                 tracing::error!(error = %rollback, "rollback failed");
             }
             Err(err)
@@ -286,12 +307,22 @@ mod tests {
             DatabaseUrl::parse("sqlite://./data/huigong.db"),
             Ok(DatabaseUrl::Sqlite("./data/huigong.db".into()))
         );
-        assert_eq!(DatabaseUrl::parse("sqlite:///tmp/x.db"), Ok(DatabaseUrl::Sqlite("/tmp/x.db".into())));
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///tmp/x.db"),
+            Ok(DatabaseUrl::Sqlite("/tmp/x.db".into()))
+        );
         assert!(matches!(
             DatabaseUrl::parse("postgres://postgres@127.0.0.1/test"),
             Ok(DatabaseUrl::Postgres(_))
         ));
-        for bad in ["", "./data/x.db", "mysql://x", "sqlite://", "postgres://user@[bad/x", "postgress://x"] {
+        for bad in [
+            "",
+            "./data/x.db",
+            "mysql://x",
+            "sqlite://",
+            "postgres://user@[bad/x",
+            "postgress://x",
+        ] {
             assert!(DatabaseUrl::parse(bad).is_err(), "{bad} should be refused");
         }
     }

@@ -48,7 +48,9 @@ pub struct Keys {
 
 impl Keys {
     pub fn new(prefix: impl Into<String>) -> Self {
-        Self { prefix: prefix.into() }
+        Self {
+            prefix: prefix.into(),
+        }
     }
 
     pub fn prefix(&self) -> &str {
@@ -93,8 +95,7 @@ pub trait HotStore: Send + Sync + 'static {
     async fn incr(&self, key: &str, delta: i64, ttl: Option<Duration>) -> Result<i64, HotError>;
     /// Subtracts `delta` only when the result stays >= `floor`. Returns the new value, or
     /// None when it would go below the floor (or the key is absent), changing nothing.
-    async fn decr_floor(&self, key: &str, delta: i64, floor: i64)
-    -> Result<Option<i64>, HotError>;
+    async fn decr_floor(&self, key: &str, delta: i64, floor: i64) -> Result<Option<i64>, HotError>;
     /// Takes one unit from a stock counter when it is positive (a Lua script on Redis).
     async fn take_one(&self, key: &str) -> Result<Take, HotError>;
 
@@ -111,8 +112,7 @@ pub trait HotStore: Send + Sync + 'static {
     async fn zrank(&self, key: &str, member: &str) -> Result<Option<Ranked>, HotError>;
     /// Up to `radius` entries above and below the member (and the member itself), highest
     /// first; empty when the member is absent.
-    async fn zaround(&self, key: &str, member: &str, radius: u64)
-    -> Result<Vec<Ranked>, HotError>;
+    async fn zaround(&self, key: &str, member: &str, radius: u64) -> Result<Vec<Ranked>, HotError>;
     /// Number of members.
     async fn zcard(&self, key: &str) -> Result<u64, HotError>;
 }

@@ -52,19 +52,38 @@ pub struct OrgQuery {
 /// Searches union organizations by name.
 #[utoipa::path(tag = "orgs", params(OrgQuery), responses((status = 200, body = Paged<OrgView>), (status = 400)))]
 #[get("/orgs")]
-pub async fn list_orgs(state: web::Data<AppState>, query: Query<OrgQuery>) -> ApiResult<HttpResponse> {
-    let OrgQuery { q, parent_id, limit, cursor } = query.into_inner();
+pub async fn list_orgs(
+    state: web::Data<AppState>,
+    query: Query<OrgQuery>,
+) -> ApiResult<HttpResponse> {
+    let OrgQuery {
+        q,
+        parent_id,
+        limit,
+        cursor,
+    } = query.into_inner();
     let page = Page::parse(limit, cursor.as_deref())?;
     let q = q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty());
     if q.as_ref().is_some_and(|q| q.chars().count() > 60) {
         return Err(ApiError::BadRequest {
             code: "request.invalid_query",
             detail: Text::new("查询参数有误", "Invalid query parameters"),
-            errors: vec![FieldError::new("q", Text::new("搜索词过长", "q is too long"))],
+            errors: vec![FieldError::new(
+                "q",
+                Text::new("搜索词过长", "q is too long"),
+            )],
         });
     }
-    let filter = OrgFilter { q, parent_id: parent_id.map(OrgId) };
-    let rows = state.db.run(move |c| -> ApiResult<Vec<Org>> { Ok(store::list_orgs(c, &filter, page.after, page.limit + 1)?) }).await?;
+    let filter = OrgFilter {
+        q,
+        parent_id: parent_id.map(OrgId),
+    };
+    let rows = state
+        .db
+        .run(move |c| -> ApiResult<Vec<Org>> {
+            Ok(store::list_orgs(c, &filter, page.after, page.limit + 1)?)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(page.finish(rows, |o| o.id).map(OrgView::from)))
 }
 
@@ -73,7 +92,10 @@ pub async fn list_orgs(state: web::Data<AppState>, query: Query<OrgQuery>) -> Ap
 #[get("/orgs/{id}")]
 pub async fn get_org(state: web::Data<AppState>, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     let id = OrgId(id.into_inner());
-    let org = state.db.run(move |c| -> ApiResult<Org> { Ok(store::org(c, id)?) }).await?;
+    let org = state
+        .db
+        .run(move |c| -> ApiResult<Org> { Ok(store::org(c, id)?) })
+        .await?;
     Ok(HttpResponse::Ok().json(OrgView::from(org)))
 }
 
@@ -94,9 +116,21 @@ pub struct CreateOrg {
 #[utoipa::path(tag = "orgs", request_body = CreateOrg, params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = OrgView), (status = 403), (status = 409, description = "same name under the same parent"), (status = 422)),
     security(("bearer" = [])))]
-#[post("/admin/orgs", wrap = "actix_web::middleware::from_fn(crate::idempotency::optional)")]
-pub async fn create_org(state: web::Data<AppState>, user: AuthUser, body: Json<CreateOrg>) -> ApiResult<HttpResponse> {
-    let CreateOrg { name, kind, parent_id, region_code } = body.0;
+#[post(
+    "/admin/orgs",
+    wrap = "actix_web::middleware::from_fn(crate::idempotency::optional)"
+)]
+pub async fn create_org(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: Json<CreateOrg>,
+) -> ApiResult<HttpResponse> {
+    let CreateOrg {
+        name,
+        kind,
+        parent_id,
+        region_code,
+    } = body.0;
     let mut fields = Fields::new();
     let name = fields.check(text_field("name", &name, 2, 60));
     let region_code = fields.check(parse_region_code(&region_code));
@@ -130,7 +164,10 @@ pub async fn create_org(state: web::Data<AppState>, user: AuthUser, body: Json<C
                 if is_unique_violation(&e) {
                     ApiError::Conflict {
                         code: "org.duplicate",
-                        detail: Text::new("同一上级组织下已有同名组织", "An organization with this name exists under the same parent"),
+                        detail: Text::new(
+                            "同一上级组织下已有同名组织",
+                            "An organization with this name exists under the same parent",
+                        ),
                     }
                 } else {
                     e.into()
@@ -173,7 +210,10 @@ pub async fn grant_staff(
     if !matches!(role, Role::Organizer | Role::OrgAdmin) {
         return Err(ApiError::validation(
             "role",
-            Text::new("只能授予 organizer 或 org_admin", "role must be organizer or org_admin"),
+            Text::new(
+                "只能授予 organizer 或 org_admin",
+                "role must be organizer or org_admin",
+            ),
         ));
     }
     let grantee = UserId(user_id);
@@ -183,14 +223,26 @@ pub async fn grant_staff(
         .run(move |c| -> ApiResult<()> {
             auth::require_role(c, user.id, org_id, Role::OrgAdmin)?;
             if !users::user_exists(c, grantee)? {
-                return Err(ApiError::validation("user_id", Text::new("用户不存在", "No such user")));
+                return Err(ApiError::validation(
+                    "user_id",
+                    Text::new("用户不存在", "No such user"),
+                ));
             }
-            let new = NewRole { user_id: grantee.0, role: role.as_str(), org_id: Some(org_id.0), granted_by: Some(user.id.0), created_at: now };
+            let new = NewRole {
+                user_id: grantee.0,
+                role: role.as_str(),
+                org_id: Some(org_id.0),
+                granted_by: Some(user.id.0),
+                created_at: now,
+            };
             users::grant_role(c, &new).map_err(|e| {
                 if is_unique_violation(&e) {
                     ApiError::Conflict {
                         code: "org.staff_exists",
-                        detail: Text::new("该用户已拥有此角色", "The user already has this role here"),
+                        detail: Text::new(
+                            "该用户已拥有此角色",
+                            "The user already has this role here",
+                        ),
                     }
                 } else {
                     e.into()
@@ -198,6 +250,16 @@ pub async fn grant_staff(
             })
         })
         .await?;
-    tracing::info!(org_id = org_id.0, grantee = grantee.0, role = role.as_str(), by = user.id.0, "staff role granted");
-    Ok(HttpResponse::Created().json(StaffGrantView { user_id: grantee, role, org_id }))
+    tracing::info!(
+        org_id = org_id.0,
+        grantee = grantee.0,
+        role = role.as_str(),
+        by = user.id.0,
+        "staff role granted"
+    );
+    Ok(HttpResponse::Created().json(StaffGrantView {
+        user_id: grantee,
+        role,
+        org_id,
+    }))
 }

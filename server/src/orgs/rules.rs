@@ -48,7 +48,10 @@ pub fn parse_region_code(raw: &str) -> Result<String, FieldError> {
     let bad = || {
         FieldError::new(
             "region_code",
-            Text::new("行政区划代码应为 6、9 或 12 位数字", "region_code must be a 6, 9 or 12 digit division code"),
+            Text::new(
+                "行政区划代码应为 6、9 或 12 位数字",
+                "region_code must be a 6, 9 or 12 digit division code",
+            ),
         )
     };
     if !matches!(code.len(), 6 | 9 | 12) || !code.bytes().all(|b| b.is_ascii_digit()) {

@@ -34,8 +34,15 @@ pub fn org(conn: &mut DbConn, id: OrgId) -> QueryResult<Org> {
     orgs::table.find(id.0).select(Org::as_select()).first(conn)
 }
 
-pub fn org_by_name(conn: &mut DbConn, parent: Option<OrgId>, name: &str) -> QueryResult<Option<Org>> {
-    let query = orgs::table.filter(orgs::name.eq(name)).select(Org::as_select()).into_boxed();
+pub fn org_by_name(
+    conn: &mut DbConn,
+    parent: Option<OrgId>,
+    name: &str,
+) -> QueryResult<Option<Org>> {
+    let query = orgs::table
+        .filter(orgs::name.eq(name))
+        .select(Org::as_select())
+        .into_boxed();
     match parent {
         Some(p) => query.filter(orgs::parent_id.eq(p.0)),
         None => query.filter(orgs::parent_id.is_null()),
@@ -63,7 +70,9 @@ pub fn insert_org(conn: &mut DbConn, new: &NewOrg) -> QueryResult<Org> {
             .returning(orgs::id)
             .get_result(c)?;
         let path = child_path(parent.as_ref().map(|p| p.path.as_str()), id);
-        diesel::update(orgs::table.find(id)).set(orgs::path.eq(&path)).execute(c)?;
+        diesel::update(orgs::table.find(id))
+            .set(orgs::path.eq(&path))
+            .execute(c)?;
         org(c, OrgId(id))
     })
 }
@@ -74,10 +83,23 @@ pub struct OrgFilter {
     pub parent_id: Option<OrgId>,
 }
 
-pub fn list_orgs(conn: &mut DbConn, filter: &OrgFilter, after: Option<i64>, limit: i64) -> QueryResult<Vec<Org>> {
-    let mut query = orgs::table.select(Org::as_select()).order(orgs::id).limit(limit).into_boxed();
+pub fn list_orgs(
+    conn: &mut DbConn,
+    filter: &OrgFilter,
+    after: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<Org>> {
+    let mut query = orgs::table
+        .select(Org::as_select())
+        .order(orgs::id)
+        .limit(limit)
+        .into_boxed();
     if let Some(q) = &filter.q {
-        query = query.filter(orgs::name.like(format!("%{}%", like_escape(q))).escape('\\'));
+        query = query.filter(
+            orgs::name
+                .like(format!("%{}%", like_escape(q)))
+                .escape('\\'),
+        );
     }
     if let Some(parent) = filter.parent_id {
         query = query.filter(orgs::parent_id.eq(parent.0));

@@ -45,9 +45,15 @@ pub struct MeView {
 
 pub fn me_view(conn: &mut DbConn, id: UserId) -> ApiResult<MeView> {
     let user = store::user(conn, id)?;
-    let mut roles = vec![RoleView { role: Role::Member, org_id: None }];
+    let mut roles = vec![RoleView {
+        role: Role::Member,
+        org_id: None,
+    }];
     roles.extend(store::roles_of(conn, id)?.into_iter().filter_map(|r| {
-        Role::parse(&r.role).map(|role| RoleView { role, org_id: r.org_id.map(OrgId) })
+        Role::parse(&r.role).map(|role| RoleView {
+            role,
+            org_id: r.org_id.map(OrgId),
+        })
     }));
     Ok(MeView {
         id,
@@ -80,15 +86,24 @@ pub struct MeChanges {
 }
 
 /// Distinguishes a field sent as `null` (Some(None)) from one left out (None).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
 /// Changes the nickname or avatar.
 #[utoipa::path(tag = "users", request_body = MeChanges, responses((status = 200, body = MeView), (status = 422)), security(("bearer" = [])))]
 #[patch("/me")]
-pub async fn update_me(state: web::Data<AppState>, user: AuthUser, body: Json<MeChanges>) -> ApiResult<HttpResponse> {
-    let MeChanges { nickname, avatar_url } = body.0;
+pub async fn update_me(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: Json<MeChanges>,
+) -> ApiResult<HttpResponse> {
+    let MeChanges {
+        nickname,
+        avatar_url,
+    } = body.0;
     let mut fields = Fields::new();
     let nickname = nickname.and_then(|n| fields.check(text_field("nickname", &n, 1, 30)));
     let avatar_url = match avatar_url {
@@ -98,7 +113,11 @@ pub async fn update_me(state: web::Data<AppState>, user: AuthUser, body: Json<Me
     };
     fields.finish()?;
     let now = state.clock.now_naive();
-    let changes = UserChanges { nickname, avatar_url, updated_at: Some(now) };
+    let changes = UserChanges {
+        nickname,
+        avatar_url,
+        updated_at: Some(now),
+    };
     let view = state
         .db
         .run(move |c| {
@@ -110,7 +129,12 @@ pub async fn update_me(state: web::Data<AppState>, user: AuthUser, body: Json<Me
 }
 
 fn parse_avatar_url(raw: &str) -> Result<String, FieldError> {
-    let bad = || FieldError::new("avatar_url", Text::new("头像地址须为 https 链接", "avatar_url must be an https URL"));
+    let bad = || {
+        FieldError::new(
+            "avatar_url",
+            Text::new("头像地址须为 https 链接", "avatar_url must be an https URL"),
+        )
+    };
     if raw.len() > 500 {
         return Err(bad());
     }

@@ -23,11 +23,15 @@ pub const STAFF_PASSWORD: &str = "staff-password-123";
 
 /// Which stack the suite runs on, from the environment CI sets.
 pub fn pg_url() -> Option<String> {
-    std::env::var("HUIGONG_TEST_DATABASE_URL").ok().filter(|s| !s.is_empty())
+    std::env::var("HUIGONG_TEST_DATABASE_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
 }
 
 pub fn redis_url() -> Option<String> {
-    std::env::var("HUIGONG_TEST_REDIS_URL").ok().filter(|s| !s.is_empty())
+    std::env::var("HUIGONG_TEST_REDIS_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
 }
 
 pub fn random_suffix() -> String {
@@ -60,7 +64,9 @@ pub fn logs() -> &'static LogBuffer {
         let buffer = LogBuffer::default();
         let writer = buffer.clone();
         let _ = tracing_subscriber::fmt()
-            .with_env_filter("debug,h2=info,hyper=info,reqwest=info,actix_server=warn,wiremock=info,diesel=info")
+            .with_env_filter(
+                "debug,h2=info,hyper=info,reqwest=info,actix_server=warn,wiremock=info,diesel=info",
+            )
             .with_ansi(false)
             .with_writer(move || writer.clone())
             .try_init();
@@ -95,15 +101,28 @@ impl TestDb {
         match pg_url() {
             Some(base) => {
                 let name = format!("t_{}", random_suffix());
-                let mut conn = diesel::PgConnection::establish(&base).expect("HUIGONG_TEST_DATABASE_URL answers");
-                conn.batch_execute(&format!("CREATE SCHEMA {name}")).unwrap();
+                let mut conn = diesel::PgConnection::establish(&base)
+                    .expect("HUIGONG_TEST_DATABASE_URL answers");
+                conn.batch_execute(&format!("CREATE SCHEMA {name}"))
+                    .unwrap();
                 let sep = if base.contains('?') { '&' } else { '?' };
                 let url = format!("{base}{sep}options=-csearch_path%3D{name}");
-                TestDb { url, _dir: dir, _schema: Some(PgSchema { admin_url: base, name }) }
+                TestDb {
+                    url,
+                    _dir: dir,
+                    _schema: Some(PgSchema {
+                        admin_url: base,
+                        name,
+                    }),
+                }
             }
             None => {
                 let url = format!("sqlite://{}", dir.path().join("test.db").display());
-                TestDb { url, _dir: dir, _schema: None }
+                TestDb {
+                    url,
+                    _dir: dir,
+                    _schema: None,
+                }
             }
         }
     }
@@ -130,7 +149,11 @@ impl TestApp {
         let db = TestDb::new();
         let wechat = MockServer::start().await;
         let sms = MockServer::start().await;
-        Mock::given(method("POST")).and(path("/send")).respond_with(ResponseTemplate::new(200)).mount(&sms).await;
+        Mock::given(method("POST"))
+            .and(path("/send"))
+            .respond_with(ResponseTemplate::new(200))
+            .mount(&sms)
+            .await;
         let prefix = format!("hgt{}", random_suffix());
         let mut config = Config {
             listen: "127.0.0.1:0".into(),
@@ -151,13 +174,18 @@ impl TestApp {
         };
         tweak(&mut config);
         let clock = Arc::new(ManualClock::new(Utc::now()));
-        let app = Application::build_with_clock(config, clock.clone()).await.expect("the test server starts");
+        let app = Application::build_with_clock(config, clock.clone())
+            .await
+            .expect("the test server starts");
         let base = format!("http://127.0.0.1:{}", app.port());
         let state = app.state();
         tokio::spawn(app.run_until_stopped());
         TestApp {
             base,
-            client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
             state,
             clock,
             wechat,
@@ -170,7 +198,13 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
-    pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
         let mut req = self.client.request(method, self.url(path));
         if let Some(token) = token {
             req = req.bearer_auth(token);
@@ -209,10 +243,27 @@ impl TestApp {
             let now = Utc::now().naive_utc();
             let id = store::insert_user(
                 c,
-                &NewUser { nickname: &username, phone: None, wechat_openid: None, username: Some(&username), password_hash: Some(&hash), created_at: now, updated_at: now },
+                &NewUser {
+                    nickname: &username,
+                    phone: None,
+                    wechat_openid: None,
+                    username: Some(&username),
+                    password_hash: Some(&hash),
+                    created_at: now,
+                    updated_at: now,
+                },
             )?;
             if platform_admin {
-                store::grant_role(c, &NewRole { user_id: id.0, role: "platform_admin", org_id: None, granted_by: None, created_at: now })?;
+                store::grant_role(
+                    c,
+                    &NewRole {
+                        user_id: id.0,
+                        role: "platform_admin",
+                        org_id: None,
+                        granted_by: None,
+                        created_at: now,
+                    },
+                )?;
             }
             Ok(id)
         })
@@ -220,14 +271,24 @@ impl TestApp {
     }
 
     pub async fn password_login(&self, username: &str, password: &str) -> Response {
-        self.post("/api/v1/auth/password-login", None, json!({"username": username, "password": password})).await
+        self.post(
+            "/api/v1/auth/password-login",
+            None,
+            json!({"username": username, "password": password}),
+        )
+        .await
     }
 
     /// A signed-in platform admin: (user id, access token).
     pub async fn platform_admin(&self) -> (UserId, String) {
         let name = format!("admin-{}", random_suffix());
         let id = self.staff_user(&name, true).await;
-        let body: Value = self.password_login(&name, STAFF_PASSWORD).await.json().await.unwrap();
+        let body: Value = self
+            .password_login(&name, STAFF_PASSWORD)
+            .await
+            .json()
+            .await
+            .unwrap();
         (id, body["access_token"].as_str().unwrap().to_owned())
     }
 
@@ -236,7 +297,11 @@ impl TestApp {
         Mock::given(method("GET"))
             .and(path("/sns/jscode2session"))
             .and(wiremock::matchers::query_param("js_code", code))
-            .respond_with(ResponseTemplate::new(200).set_body_string(reply.to_string()).insert_header("content-type", "text/plain"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_string(reply.to_string())
+                    .insert_header("content-type", "text/plain"),
+            )
             .mount(&self.wechat)
             .await;
     }
@@ -244,8 +309,14 @@ impl TestApp {
     /// A member signed in through WeChat with a fresh openid: the token response.
     pub async fn wechat_member(&self) -> Value {
         let code = format!("code-{}", random_suffix());
-        self.mock_wechat(&code, json!({"openid": format!("openid-{code}"), "session_key": "secret-session-key"})).await;
-        let res = self.post("/api/v1/auth/wechat", None, json!({"code": code})).await;
+        self.mock_wechat(
+            &code,
+            json!({"openid": format!("openid-{code}"), "session_key": "secret-session-key"}),
+        )
+        .await;
+        let res = self
+            .post("/api/v1/auth/wechat", None, json!({"code": code}))
+            .await;
         assert_eq!(res.status(), 200);
         res.json().await.unwrap()
     }
@@ -263,10 +334,18 @@ impl TestApp {
 
     /// A member signed in by SMS with this phone: the token response.
     pub async fn sms_member(&self, phone: &str) -> Value {
-        let res = self.post("/api/v1/auth/sms-codes", None, json!({"phone": phone})).await;
+        let res = self
+            .post("/api/v1/auth/sms-codes", None, json!({"phone": phone}))
+            .await;
         assert_eq!(res.status(), 202, "{}", res.text().await.unwrap());
         let code = self.sms_codes_for(phone).await.pop().unwrap();
-        let res = self.post("/api/v1/auth/sms-login", None, json!({"phone": phone, "code": code})).await;
+        let res = self
+            .post(
+                "/api/v1/auth/sms-login",
+                None,
+                json!({"phone": phone, "code": code}),
+            )
+            .await;
         assert_eq!(res.status(), 200);
         res.json().await.unwrap()
     }
@@ -280,7 +359,11 @@ pub fn random_phone() -> String {
 /// Reads a problem+json error and checks its shape; returns the body.
 pub async fn problem(res: Response, status: u16, code: &str) -> Value {
     assert_eq!(res.status().as_u16(), status, "status");
-    let ct = res.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    let ct = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
     assert_eq!(ct, "application/problem+json", "content type");
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["code"], code, "code in {body}");
@@ -294,7 +377,12 @@ pub async fn problem(res: Response, status: u16, code: &str) -> Value {
 
 /// The field names a problem names in `errors`.
 pub fn fields(problem: &Value) -> Vec<String> {
-    problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap().to_owned()).collect()
+    problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 pub fn token(body: &Value) -> String {

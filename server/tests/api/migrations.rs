@@ -28,7 +28,12 @@ fn describe(url: &DatabaseUrl) -> Vec<String> {
               WHERE name NOT LIKE 'sqlite_%'"
         }
     };
-    let mut lines: Vec<String> = diesel::sql_query(query).load::<Line>(&mut conn).unwrap().into_iter().map(|l| l.line).collect();
+    let mut lines: Vec<String> = diesel::sql_query(query)
+        .load::<Line>(&mut conn)
+        .unwrap()
+        .into_iter()
+        .map(|l| l.line)
+        .collect();
     lines.sort();
     lines
 }
@@ -36,10 +41,19 @@ fn describe(url: &DatabaseUrl) -> Vec<String> {
 fn table_names(url: &DatabaseUrl) -> Vec<String> {
     let mut conn = url.connect().unwrap();
     let query = match conn {
-        DbConn::Pg(_) => "SELECT table_name AS line FROM information_schema.tables WHERE table_schema = current_schema()",
-        DbConn::Sqlite(_) => "SELECT name AS line FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+        DbConn::Pg(_) => {
+            "SELECT table_name AS line FROM information_schema.tables WHERE table_schema = current_schema()"
+        }
+        DbConn::Sqlite(_) => {
+            "SELECT name AS line FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        }
     };
-    let mut names: Vec<String> = diesel::sql_query(query).load::<Line>(&mut conn).unwrap().into_iter().map(|l| l.line).collect();
+    let mut names: Vec<String> = diesel::sql_query(query)
+        .load::<Line>(&mut conn)
+        .unwrap()
+        .into_iter()
+        .map(|l| l.line)
+        .collect();
     names.sort();
     names
 }
@@ -54,7 +68,10 @@ fn migrations_go_up_down_and_up_again() {
     assert!(after_first_up.iter().any(|l| l.contains("users")));
 
     db::revert_all(&url).unwrap();
-    let left: Vec<String> = table_names(&url).into_iter().filter(|t| t != "__diesel_schema_migrations" && t != "sqlite_sequence").collect();
+    let left: Vec<String> = table_names(&url)
+        .into_iter()
+        .filter(|t| t != "__diesel_schema_migrations" && t != "sqlite_sequence")
+        .collect();
     assert!(left.is_empty(), "down left tables behind: {left:?}");
 
     db::migrate(&url).unwrap();
@@ -67,7 +84,8 @@ fn migrations_go_up_down_and_up_again() {
 #[test]
 fn both_backends_define_the_same_tables() {
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("m.db").display())).unwrap();
+    let sqlite =
+        DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("m.db").display())).unwrap();
     db::migrate(&sqlite).unwrap();
     let mut sqlite_tables = table_names(&sqlite);
     sqlite_tables.retain(|t| t != "sqlite_sequence");
@@ -75,7 +93,10 @@ fn both_backends_define_the_same_tables() {
         // Without Postgres at least check the migrations folders mirror each other.
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
         let list = |side: &str| {
-            let mut v: Vec<String> = std::fs::read_dir(root.join(side)).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+            let mut v: Vec<String> = std::fs::read_dir(root.join(side))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
             v.sort();
             v
         };

@@ -5,7 +5,13 @@ use serde_json::{Value, json};
 use crate::helpers::{STAFF_PASSWORD, TestApp, fields, problem, random_suffix, token};
 
 async fn create(app: &TestApp, admin: &str, name: &str, kind: &str, parent: Option<i64>) -> Value {
-    let res = app.post("/api/v1/admin/orgs", Some(admin), json!({"name": name, "kind": kind, "parent_id": parent, "region_code": "371481"})).await;
+    let res = app
+        .post(
+            "/api/v1/admin/orgs",
+            Some(admin),
+            json!({"name": name, "kind": kind, "parent_id": parent, "region_code": "371481"}),
+        )
+        .await;
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
     res.json().await.unwrap()
 }
@@ -19,20 +25,58 @@ struct Tree {
 }
 
 async fn tree(app: &TestApp, admin: &str) -> Tree {
-    let laoling = create(app, admin, "乐陵市总工会", "federation", None).await["id"].as_i64().unwrap();
-    let hospital = create(app, admin, "乐陵市人民医院工会", "grassroots", Some(laoling)).await["id"].as_i64().unwrap();
-    let market = create(app, admin, "乐陵市市场监督管理局工会", "grassroots", Some(laoling)).await["id"].as_i64().unwrap();
-    let zhucheng = create(app, admin, "诸城市总工会", "federation", None).await["id"].as_i64().unwrap();
-    Tree { laoling, hospital, market, zhucheng }
+    let laoling = create(app, admin, "乐陵市总工会", "federation", None).await["id"]
+        .as_i64()
+        .unwrap();
+    let hospital = create(
+        app,
+        admin,
+        "乐陵市人民医院工会",
+        "grassroots",
+        Some(laoling),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let market = create(
+        app,
+        admin,
+        "乐陵市市场监督管理局工会",
+        "grassroots",
+        Some(laoling),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let zhucheng = create(app, admin, "诸城市总工会", "federation", None).await["id"]
+        .as_i64()
+        .unwrap();
+    Tree {
+        laoling,
+        hospital,
+        market,
+        zhucheng,
+    }
 }
 
 /// A staff user with `role` in `org`, signed in: the access token.
 async fn staff(app: &TestApp, admin: &str, org: i64, role: &str) -> String {
     let name = format!("{role}-{}", random_suffix());
     let id = app.staff_user(&name, false).await;
-    let res = app.post(&format!("/api/v1/admin/orgs/{org}/staff"), Some(admin), json!({"user_id": id.0, "role": role})).await;
+    let res = app
+        .post(
+            &format!("/api/v1/admin/orgs/{org}/staff"),
+            Some(admin),
+            json!({"user_id": id.0, "role": role}),
+        )
+        .await;
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
-    let body: Value = app.password_login(&name, STAFF_PASSWORD).await.json().await.unwrap();
+    let body: Value = app
+        .password_login(&name, STAFF_PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
     token(&body)
 }
 
@@ -42,20 +86,45 @@ async fn platform_admin_builds_the_tree() {
     let (_, admin) = app.platform_admin().await;
     let t = tree(&app, &admin).await;
 
-    let org: Value = app.get(&format!("/api/v1/orgs/{}", t.hospital), None).await.json().await.unwrap();
+    let org: Value = app
+        .get(&format!("/api/v1/orgs/{}", t.hospital), None)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(org["name"], "乐陵市人民医院工会");
     assert_eq!(org["kind"], "grassroots");
     assert_eq!(org["parent_id"], t.laoling);
     assert_eq!(org["path"], json!([t.laoling, t.hospital]));
     assert_eq!(org["region_code"], "371481");
 
-    let found: Value = app.get("/api/v1/orgs?q=%E4%B9%90%E9%99%B5", None).await.json().await.unwrap(); // 乐陵
+    let found: Value = app
+        .get("/api/v1/orgs?q=%E4%B9%90%E9%99%B5", None)
+        .await
+        .json()
+        .await
+        .unwrap(); // 乐陵
     assert_eq!(found["items"].as_array().unwrap().len(), 3);
-    let children: Value = app.get(&format!("/api/v1/orgs?parent_id={}", t.laoling), None).await.json().await.unwrap();
-    let ids: Vec<i64> = children["items"].as_array().unwrap().iter().map(|o| o["id"].as_i64().unwrap()).collect();
+    let children: Value = app
+        .get(&format!("/api/v1/orgs?parent_id={}", t.laoling), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<i64> = children["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_i64().unwrap())
+        .collect();
     assert_eq!(ids, vec![t.hospital, t.market]);
     // A % in the search is a character, not a wildcard.
-    let none: Value = app.get("/api/v1/orgs?q=%25", None).await.json().await.unwrap();
+    let none: Value = app
+        .get("/api/v1/orgs?q=%25", None)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(none["items"].as_array().unwrap().is_empty());
 
     // Pages of two: every org exactly once.
@@ -67,14 +136,25 @@ async fn platform_admin_builds_the_tree() {
             None => "/api/v1/orgs?limit=2".to_owned(),
         };
         let page: Value = app.get(&path, None).await.json().await.unwrap();
-        seen.extend(page["items"].as_array().unwrap().iter().map(|o| o["id"].as_i64().unwrap()));
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["id"].as_i64().unwrap()),
+        );
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_owned()),
             None => break,
         }
     }
     assert_eq!(seen, vec![t.laoling, t.hospital, t.market, t.zhucheng]);
-    problem(app.get("/api/v1/orgs?cursor=bogus", None).await, 400, "request.invalid_query").await;
+    problem(
+        app.get("/api/v1/orgs?cursor=bogus", None).await,
+        400,
+        "request.invalid_query",
+    )
+    .await;
     problem(app.get("/api/v1/orgs/999999", None).await, 404, "not_found").await;
 }
 
@@ -86,25 +166,67 @@ async fn org_admins_act_in_their_subtree_only() {
     let laoling_admin = staff(&app, &admin, t.laoling, "org_admin").await;
 
     // Inside the subtree: create below 乐陵 and below its grassroots union.
-    let joint = create(&app, &laoling_admin, "乐陵市快递行业联合工会", "joint", Some(t.laoling)).await;
-    assert_eq!(joint["path"], json!([t.laoling, joint["id"].as_i64().unwrap()]));
-    create(&app, &laoling_admin, "内科分会", "grassroots", Some(t.hospital)).await;
+    let joint = create(
+        &app,
+        &laoling_admin,
+        "乐陵市快递行业联合工会",
+        "joint",
+        Some(t.laoling),
+    )
+    .await;
+    assert_eq!(
+        joint["path"],
+        json!([t.laoling, joint["id"].as_i64().unwrap()])
+    );
+    create(
+        &app,
+        &laoling_admin,
+        "内科分会",
+        "grassroots",
+        Some(t.hospital),
+    )
+    .await;
 
     // Outside it, or at the top: 403, and nothing is created.
     let res = app.post("/api/v1/admin/orgs", Some(&laoling_admin), json!({"name": "诸城某工会", "kind": "grassroots", "parent_id": t.zhucheng, "region_code": "370782"})).await;
     problem(res, 403, "auth.forbidden").await;
     let res = app.post("/api/v1/admin/orgs", Some(&laoling_admin), json!({"name": "新总工会", "kind": "federation", "parent_id": null, "region_code": "370782"})).await;
     problem(res, 403, "auth.forbidden").await;
-    let under_zhucheng: Value = app.get(&format!("/api/v1/orgs?parent_id={}", t.zhucheng), None).await.json().await.unwrap();
+    let under_zhucheng: Value = app
+        .get(&format!("/api/v1/orgs?parent_id={}", t.zhucheng), None)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(under_zhucheng["items"].as_array().unwrap().is_empty());
 
     // Granting staff: in the subtree yes, elsewhere no.
-    let someone = app.staff_user(&format!("u-{}", random_suffix()), false).await;
-    let res = app.post(&format!("/api/v1/admin/orgs/{}/staff", t.market), Some(&laoling_admin), json!({"user_id": someone.0, "role": "organizer"})).await;
+    let someone = app
+        .staff_user(&format!("u-{}", random_suffix()), false)
+        .await;
+    let res = app
+        .post(
+            &format!("/api/v1/admin/orgs/{}/staff", t.market),
+            Some(&laoling_admin),
+            json!({"user_id": someone.0, "role": "organizer"}),
+        )
+        .await;
     assert_eq!(res.status(), 201);
-    let again = app.post(&format!("/api/v1/admin/orgs/{}/staff", t.market), Some(&laoling_admin), json!({"user_id": someone.0, "role": "organizer"})).await;
+    let again = app
+        .post(
+            &format!("/api/v1/admin/orgs/{}/staff", t.market),
+            Some(&laoling_admin),
+            json!({"user_id": someone.0, "role": "organizer"}),
+        )
+        .await;
     problem(again, 409, "org.staff_exists").await;
-    let res = app.post(&format!("/api/v1/admin/orgs/{}/staff", t.zhucheng), Some(&laoling_admin), json!({"user_id": someone.0, "role": "organizer"})).await;
+    let res = app
+        .post(
+            &format!("/api/v1/admin/orgs/{}/staff", t.zhucheng),
+            Some(&laoling_admin),
+            json!({"user_id": someone.0, "role": "organizer"}),
+        )
+        .await;
     problem(res, 403, "auth.forbidden").await;
 
     // An org admin of a grassroots union cannot act on its parent.
@@ -117,38 +239,98 @@ async fn org_admins_act_in_their_subtree_only() {
     let res = app.post("/api/v1/admin/orgs", Some(&organizer), json!({"name": "组织者建的工会", "kind": "grassroots", "parent_id": t.laoling, "region_code": "371481"})).await;
     problem(res, 403, "auth.forbidden").await;
     let member = token(&app.wechat_member().await);
-    let res = app.post(&format!("/api/v1/admin/orgs/{}/staff", t.laoling), Some(&member), json!({"user_id": someone.0, "role": "org_admin"})).await;
+    let res = app
+        .post(
+            &format!("/api/v1/admin/orgs/{}/staff", t.laoling),
+            Some(&member),
+            json!({"user_id": someone.0, "role": "org_admin"}),
+        )
+        .await;
     problem(res, 403, "auth.forbidden").await;
 
     // /me lists the roles.
-    let me: Value = app.get("/api/v1/me", Some(&laoling_admin)).await.json().await.unwrap();
-    assert_eq!(me["roles"], json!([{"role": "member", "org_id": null}, {"role": "org_admin", "org_id": t.laoling}]));
+    let me: Value = app
+        .get("/api/v1/me", Some(&laoling_admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        me["roles"],
+        json!([{"role": "member", "org_id": null}, {"role": "org_admin", "org_id": t.laoling}])
+    );
 }
 
 #[tokio::test]
 async fn bad_org_input_is_named_and_nothing_is_stored() {
     let app = TestApp::spawn().await;
     let (_, admin) = app.platform_admin().await;
-    let laoling = create(&app, &admin, "乐陵市总工会", "federation", None).await["id"].as_i64().unwrap();
+    let laoling = create(&app, &admin, "乐陵市总工会", "federation", None).await["id"]
+        .as_i64()
+        .unwrap();
 
-    let res = app.post("/api/v1/admin/orgs", Some(&admin), json!({"name": " ", "kind": "grassroots", "parent_id": laoling, "region_code": "12"})).await;
+    let res = app
+        .post(
+            "/api/v1/admin/orgs",
+            Some(&admin),
+            json!({"name": " ", "kind": "grassroots", "parent_id": laoling, "region_code": "12"}),
+        )
+        .await;
     let p = problem(res, 422, "validation.failed").await;
     assert_eq!(fields(&p), vec!["name", "region_code"]);
     let res = app.post("/api/v1/admin/orgs", Some(&admin), json!({"name": "x".repeat(61), "kind": "grassroots", "parent_id": laoling, "region_code": "371481"})).await;
-    assert_eq!(fields(&problem(res, 422, "validation.failed").await), vec!["name"]);
+    assert_eq!(
+        fields(&problem(res, 422, "validation.failed").await),
+        vec!["name"]
+    );
     let res = app.post("/api/v1/admin/orgs", Some(&admin), json!({"name": "某工会", "kind": "club", "parent_id": laoling, "region_code": "371481"})).await;
-    assert_eq!(fields(&problem(res, 400, "request.invalid_field").await), vec!["kind"]);
+    assert_eq!(
+        fields(&problem(res, 400, "request.invalid_field").await),
+        vec!["kind"]
+    );
     let res = app.post("/api/v1/admin/orgs", Some(&admin), json!({"name": "某工会", "kind": "grassroots", "parent_id": 987654, "region_code": "371481"})).await;
-    assert_eq!(fields(&problem(res, 422, "validation.failed").await), vec!["parent_id"]);
+    assert_eq!(
+        fields(&problem(res, 422, "validation.failed").await),
+        vec!["parent_id"]
+    );
     let res = app.post("/api/v1/admin/orgs", Some(&admin), json!({"name": "乐陵市总工会", "kind": "federation", "parent_id": null, "region_code": "371481"})).await;
     problem(res, 409, "org.duplicate").await;
-    let res = app.post(&format!("/api/v1/admin/orgs/{laoling}/staff"), Some(&admin), json!({"user_id": 987654, "role": "organizer"})).await;
-    assert_eq!(fields(&problem(res, 422, "validation.failed").await), vec!["user_id"]);
-    let res = app.post(&format!("/api/v1/admin/orgs/{laoling}/staff"), Some(&admin), json!({"user_id": 1, "role": "platform_admin"})).await;
-    assert_eq!(fields(&problem(res, 422, "validation.failed").await), vec!["role"]);
-    let res = app.post("/api/v1/admin/orgs/987654/staff", Some(&admin), json!({"user_id": 1, "role": "organizer"})).await;
+    let res = app
+        .post(
+            &format!("/api/v1/admin/orgs/{laoling}/staff"),
+            Some(&admin),
+            json!({"user_id": 987654, "role": "organizer"}),
+        )
+        .await;
+    assert_eq!(
+        fields(&problem(res, 422, "validation.failed").await),
+        vec!["user_id"]
+    );
+    let res = app
+        .post(
+            &format!("/api/v1/admin/orgs/{laoling}/staff"),
+            Some(&admin),
+            json!({"user_id": 1, "role": "platform_admin"}),
+        )
+        .await;
+    assert_eq!(
+        fields(&problem(res, 422, "validation.failed").await),
+        vec!["role"]
+    );
+    let res = app
+        .post(
+            "/api/v1/admin/orgs/987654/staff",
+            Some(&admin),
+            json!({"user_id": 1, "role": "organizer"}),
+        )
+        .await;
     problem(res, 404, "not_found").await;
-    problem(app.post("/api/v1/admin/orgs", None, json!({})).await, 401, "auth.missing_token").await;
+    problem(
+        app.post("/api/v1/admin/orgs", None, json!({})).await,
+        401,
+        "auth.missing_token",
+    )
+    .await;
 
     let all: Value = app.get("/api/v1/orgs", None).await.json().await.unwrap();
     assert_eq!(all["items"].as_array().unwrap().len(), 1);
@@ -157,16 +339,43 @@ async fn bad_org_input_is_named_and_nothing_is_stored() {
 #[tokio::test]
 async fn demo_seed_is_idempotent() {
     let app = TestApp::spawn().await;
-    let first = app.db(|c| Ok(huigong::demo::seed(c, &huigong::clock::SystemClock)?)).await;
+    let first = app
+        .db(|c| Ok(huigong::demo::seed(c, &huigong::clock::SystemClock)?))
+        .await;
     assert!(first.orgs_created >= 5 && first.admin_created);
-    let second = app.db(|c| Ok(huigong::demo::seed(c, &huigong::clock::SystemClock)?)).await;
+    let second = app
+        .db(|c| Ok(huigong::demo::seed(c, &huigong::clock::SystemClock)?))
+        .await;
     assert_eq!((second.orgs_created, second.admin_created), (0, false));
-    for name in ["诸城市总工会", "乐陵市总工会", "金华市金东区总工会", "嘉定区总工会", "舟山市总工会"] {
+    for name in [
+        "诸城市总工会",
+        "乐陵市总工会",
+        "金华市金东区总工会",
+        "嘉定区总工会",
+        "舟山市总工会",
+    ] {
         let q = url_escape(name);
-        let found: Value = app.get(&format!("/api/v1/orgs?q={q}"), None).await.json().await.unwrap();
-        assert!(found["items"].as_array().unwrap().iter().any(|o| o["name"] == name), "{name}");
+        let found: Value = app
+            .get(&format!("/api/v1/orgs?q={q}"), None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            found["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|o| o["name"] == name),
+            "{name}"
+        );
     }
-    let res = app.password_login(huigong::demo::DEMO_ADMIN_USERNAME, huigong::demo::DEMO_ADMIN_PASSWORD).await;
+    let res = app
+        .password_login(
+            huigong::demo::DEMO_ADMIN_USERNAME,
+            huigong::demo::DEMO_ADMIN_PASSWORD,
+        )
+        .await;
     assert_eq!(res.status(), 200);
 }
 
