@@ -8,7 +8,7 @@ use std::time::Duration;
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::pg::PgConnection;
 use diesel::sqlite::SqliteConnection;
-use diesel::{Connection, ConnectionError};
+use diesel::{Connection, ConnectionError, QueryResult};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
@@ -274,6 +274,21 @@ where
             }
             Err(err)
         }
+    }
+}
+
+/// The escape hatch for the few queries diesel's multi backend cannot express (upsert,
+/// `ON CONFLICT DO NOTHING`, batch insert, `RETURNING` of whole rows, `FOR UPDATE`): write
+/// the query once per backend with that backend's own DSL, in one place per feature, and
+/// test it on both. Everything else is written once against [`DbConn`].
+pub fn per_backend<T>(
+    conn: &mut DbConn,
+    pg: impl FnOnce(&mut PgConnection) -> QueryResult<T>,
+    sqlite: impl FnOnce(&mut SqliteConnection) -> QueryResult<T>,
+) -> QueryResult<T> {
+    match conn {
+        DbConn::Pg(c) => pg(c),
+        DbConn::Sqlite(c) => sqlite(c),
     }
 }
 

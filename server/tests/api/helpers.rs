@@ -145,8 +145,16 @@ impl TestApp {
 
     /// Spawns with the test configuration, changed by `tweak` first.
     pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+        Self::spawn_on_with(TestDb::new(), tweak).await
+    }
+
+    /// Spawns on a database prepared by the test (for instance by the CLI).
+    pub async fn spawn_on(db: TestDb) -> TestApp {
+        Self::spawn_on_with(db, |_| {}).await
+    }
+
+    async fn spawn_on_with(db: TestDb, tweak: impl FnOnce(&mut Config)) -> TestApp {
         logs();
-        let db = TestDb::new();
         let wechat = MockServer::start().await;
         let sms = MockServer::start().await;
         Mock::given(method("POST"))

@@ -8,6 +8,7 @@
 mod helpers;
 
 mod auth;
+mod cli;
 mod hot_store;
 mod idempotency;
 mod migrations;

@@ -108,3 +108,78 @@ fn both_backends_define_the_same_tables() {
     db::migrate(&pg).unwrap();
     assert_eq!(table_names(&pg), sqlite_tables);
 }
+
+/// The per-backend escape hatch really runs each backend's own SQL: an upsert and a batch
+/// insert, written once per backend, behave the same on both.
+#[test]
+fn per_backend_upsert_and_batch_insert() {
+    use diesel::pg::PgConnection;
+    use diesel::sqlite::SqliteConnection;
+    use huigong::db::schema::users;
+
+    let test_db = TestDb::new();
+    let url = DatabaseUrl::parse(&test_db.url).unwrap();
+    db::migrate(&url).unwrap();
+    let mut conn = url.connect().unwrap();
+    let now = chrono::Utc::now().naive_utc();
+    let row = |name: &'static str, nick: &'static str| {
+        (
+            users::username.eq(Some(name)),
+            users::nickname.eq(nick),
+            users::created_at.eq(now),
+            users::updated_at.eq(now),
+        )
+    };
+
+    // Batch insert (two rows, one statement).
+    let batch = vec![row("a", "甲"), row("b", "乙")];
+    let batch_pg = batch.clone();
+    let inserted = db::per_backend(
+        &mut conn,
+        |c: &mut PgConnection| {
+            diesel::insert_into(users::table)
+                .values(&batch_pg)
+                .execute(c)
+        },
+        |c: &mut SqliteConnection| diesel::insert_into(users::table).values(&batch).execute(c),
+    )
+    .unwrap();
+    assert_eq!(inserted, 2);
+
+    // Upsert: the second write of "a" replaces its nickname, returning the whole row's id.
+    let upsert = |conn: &mut DbConn, nick: &'static str| {
+        db::per_backend(
+            conn,
+            |c: &mut PgConnection| {
+                diesel::insert_into(users::table)
+                    .values(row("a", nick))
+                    .on_conflict(users::username)
+                    .do_update()
+                    .set(users::nickname.eq(nick))
+                    .returning(users::id)
+                    .get_result::<i64>(c)
+            },
+            |c: &mut SqliteConnection| {
+                diesel::insert_into(users::table)
+                    .values(row("a", nick))
+                    .on_conflict(users::username)
+                    .do_update()
+                    .set(users::nickname.eq(nick))
+                    .returning(users::id)
+                    .get_result::<i64>(c)
+            },
+        )
+        .unwrap()
+    };
+    let first = upsert(&mut conn, "甲二");
+    let second = upsert(&mut conn, "甲三");
+    assert_eq!(first, second);
+    let nick: String = users::table
+        .filter(users::username.eq("a"))
+        .select(users::nickname)
+        .first(&mut conn)
+        .unwrap();
+    assert_eq!(nick, "甲三");
+    let count: i64 = users::table.count().get_result(&mut conn).unwrap();
+    assert_eq!(count, 2);
+}
