@@ -77,6 +77,8 @@ pub struct Config {
     pub refresh_token_ttl_days: u64,
     /// `HUIGONG_DATA_KEY`: 32 bytes, hex or base64, for encrypting ID numbers at rest.
     pub data_key: Secret,
+    /// The version stored with everything encrypted under `data_key`.
+    pub data_key_version: i32,
     pub wechat_api_base: String,
     pub wechat_appid: String,
     pub wechat_secret: Secret,
@@ -111,6 +113,7 @@ impl Default for Config {
             access_token_ttl_secs: 15 * 60,
             refresh_token_ttl_days: 30,
             data_key: Secret::default(),
+            data_key_version: 1,
             wechat_api_base: "https://api.weixin.qq.com".into(),
             wechat_appid: String::new(),
             wechat_secret: Secret::default(),

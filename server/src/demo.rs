@@ -6,8 +6,11 @@ use diesel::QueryResult;
 use crate::auth::password::hash_password;
 use crate::auth::store::{self, NewRole, NewUser};
 use crate::clock::Clock;
+use crate::crypto::DataKeys;
 use crate::db::{DbConn, write_tx};
-use crate::domain::OrgId;
+use crate::domain::{OrgId, UserId};
+use crate::enrollment::rules::{EmploymentForm, mask_id_number, synthetic_id};
+use crate::enrollment::store::{self as enrollment_store, NewEnrollment};
 use crate::orgs::rules::OrgKind;
 use crate::orgs::store::{NewOrg, insert_org, org_by_name};
 
@@ -64,6 +67,7 @@ const ORGS: &[SeedOrg] = &[
 pub struct Seeded {
     pub orgs_created: usize,
     pub admin_created: bool,
+    pub members_created: usize,
 }
 
 fn ensure_org(
@@ -89,7 +93,7 @@ fn ensure_org(
     insert_org(conn, &new).map(|o| OrgId(o.id))
 }
 
-pub fn seed(conn: &mut DbConn, clock: &dyn Clock) -> QueryResult<Seeded> {
+pub fn seed(conn: &mut DbConn, clock: &dyn Clock, crypto: &DataKeys) -> QueryResult<Seeded> {
     let mut seeded = Seeded::default();
     for org in ORGS {
         let id = ensure_org(
@@ -135,5 +139,194 @@ pub fn seed(conn: &mut DbConn, clock: &dyn Clock) -> QueryResult<Seeded> {
         })?;
         seeded.admin_created = true;
     }
+    seed_members(conn, clock, crypto, &mut seeded)?;
     Ok(seeded)
+}
+
+/// (union, name, phone suffix, region, birth date, employment form, occupation, employer, approved)
+type DemoMember = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    EmploymentForm,
+    &'static str,
+    &'static str,
+    bool,
+);
+
+const MEMBERS: &[DemoMember] = &[
+    (
+        "乐陵市新就业形态劳动者联合工会",
+        "王建国",
+        "0001",
+        "371481",
+        "19880312",
+        EmploymentForm::FoodDelivery,
+        "外卖骑手",
+        "美团乐陵站",
+        true,
+    ),
+    (
+        "乐陵市新就业形态劳动者联合工会",
+        "李秀英",
+        "0002",
+        "371481",
+        "19920507",
+        EmploymentForm::Courier,
+        "快递员",
+        "中通快递乐陵网点",
+        true,
+    ),
+    (
+        "乐陵市新就业形态劳动者联合工会",
+        "赵磊",
+        "0003",
+        "371481",
+        "20010919",
+        EmploymentForm::RideHailing,
+        "网约车司机",
+        "滴滴出行",
+        false,
+    ),
+    (
+        "乐陵市人民医院工会",
+        "刘芳",
+        "0004",
+        "371481",
+        "19851124",
+        EmploymentForm::Standard,
+        "护士",
+        "乐陵市人民医院",
+        true,
+    ),
+    (
+        "乐陵市建筑业工会",
+        "张伟",
+        "0005",
+        "371481",
+        "19790101",
+        EmploymentForm::Standard,
+        "钢筋工",
+        "乐陵市第二建筑公司",
+        false,
+    ),
+    (
+        "诸城市快递物流行业工会联合会",
+        "孙丽",
+        "0006",
+        "370782",
+        "19950630",
+        EmploymentForm::Courier,
+        "快递员",
+        "顺丰速运诸城营业部",
+        true,
+    ),
+    (
+        "金东区外卖配送员联合工会",
+        "阿依古丽·买买提",
+        "0007",
+        "330703",
+        "19970214",
+        EmploymentForm::FoodDelivery,
+        "外卖骑手",
+        "饿了么金东站",
+        true,
+    ),
+    (
+        "嘉定区网约车司机工会",
+        "陈志强",
+        "0008",
+        "310114",
+        "19830808",
+        EmploymentForm::RideHailing,
+        "网约车司机",
+        "曹操出行",
+        false,
+    ),
+    (
+        "舟山市货车司机联合工会",
+        "周海涛",
+        "0009",
+        "330900",
+        "19760521",
+        EmploymentForm::TruckDriver,
+        "货车司机",
+        "个体运输户",
+        true,
+    ),
+];
+
+fn seed_members(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    crypto: &DataKeys,
+    seeded: &mut Seeded,
+) -> QueryResult<()> {
+    let Some(admin) = store::user_by_username(conn, DEMO_ADMIN_USERNAME)? else {
+        return Ok(());
+    };
+    for (i, (union, name, suffix, region, birth, form, occupation, employer, approved)) in
+        MEMBERS.iter().enumerate()
+    {
+        let phone = format!("1990000{suffix}");
+        if store::id_by_phone(conn, &phone)?.is_some() {
+            continue;
+        }
+        let Some(org) = crate::orgs::store::list_orgs(
+            conn,
+            &crate::orgs::store::OrgFilter {
+                q: Some((*union).to_owned()),
+                parent_id: None,
+            },
+            None,
+            1,
+        )?
+        .pop() else {
+            continue;
+        };
+        let now = clock.now_naive();
+        let user = store::insert_user(
+            conn,
+            &NewUser {
+                nickname: name,
+                phone: Some(&phone),
+                wechat_openid: None,
+                username: None,
+                password_hash: None,
+                created_at: now,
+                updated_at: now,
+            },
+        )?;
+        let id_number = synthetic_id(region, birth, &format!("{:03}", 100 + i)).unwrap_or_default();
+        let sealed = crypto
+            .encrypt(&id_number, "enrollment.id_number")
+            .map_err(|e| diesel::result::Error::QueryBuilderError(e.to_string().into()))?;
+        let enrollment = enrollment_store::insert_enrollment(
+            conn,
+            &NewEnrollment {
+                user_id: user.0,
+                org_id: org.id,
+                real_name: (*name).to_owned(),
+                id_number_enc: sealed,
+                id_key_version: crypto.version(),
+                id_blind_index: crypto.blind_index("id_number", &id_number),
+                id_masked: mask_id_number(&id_number),
+                phone,
+                employer: (*employer).to_owned(),
+                occupation: (*occupation).to_owned(),
+                employment_form: form.as_str(),
+                consent_version: "2026-01".to_owned(),
+                status: "pending",
+                created_at: now,
+                updated_at: now,
+            },
+        )?;
+        if *approved {
+            enrollment_store::approve(conn, enrollment.id, UserId(admin.id), now)?;
+        }
+        seeded.members_created += 1;
+    }
+    Ok(())
 }

@@ -6,9 +6,11 @@
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod demo;
 pub mod domain;
+pub mod enrollment;
 pub mod error;
 pub mod hot;
 pub mod http;
@@ -29,7 +31,6 @@ use actix_web::dev::Server;
 use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, HttpServer, web};
 use base64::Engine;
-use sha2::{Digest, Sha256};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -38,21 +39,10 @@ use crate::auth::tokens::TokenService;
 use crate::auth::wechat::{WechatClient, http_client};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::crypto::DataKeys;
 use crate::db::Db;
 use crate::hot::{HotStore, Keys, MemoryStore, RedisStore};
 use crate::telemetry::Metrics;
-
-/// Keys derived from configured secrets.
-pub struct Secrets {
-    hash_key: [u8; 32],
-}
-
-impl Secrets {
-    /// Key for HMACs of personal data used as lookups (phone numbers, SMS codes).
-    pub fn hash_key(&self) -> &[u8] {
-        &self.hash_key
-    }
-}
 
 /// Everything a request handler may reach. Built once, shared by all workers.
 pub struct AppState {
@@ -64,7 +54,7 @@ pub struct AppState {
     pub tokens: TokenService,
     pub wechat: WechatClient,
     pub sms: SmsSender,
-    pub secrets: Secrets,
+    pub crypto: DataKeys,
     pub metrics: Arc<Metrics>,
 }
 
@@ -85,19 +75,74 @@ pub enum StartupError {
 }
 
 /// 32 bytes from hex (64 characters) or base64.
-fn decode_key(raw: &str) -> Option<Vec<u8>> {
+fn decode_key(raw: &str) -> Option<[u8; 32]> {
     let raw = raw.trim();
     let bytes = if raw.len() == 64 && raw.bytes().all(|b| b.is_ascii_hexdigit()) {
         hex::decode(raw).ok()?
     } else {
         base64::engine::general_purpose::STANDARD.decode(raw).ok()?
     };
-    (bytes.len() == 32).then_some(bytes)
+    bytes.try_into().ok()
+}
+
+/// The data key: `HUIGONG_DATA_KEY`, or on the embedded default a key generated once and
+/// kept beside the SQLite file (ID numbers must stay readable across restarts). Postgres
+/// deployments must set it: a lost key means unreadable ID numbers.
+pub fn load_data_key(config: &Config) -> Result<[u8; 32], StartupError> {
+    if !config.data_key.is_empty() {
+        return decode_key(config.data_key.expose()).ok_or_else(|| {
+            StartupError::Secret(
+                "HUIGONG_DATA_KEY must be 32 bytes, as 64 hex characters or base64".into(),
+            )
+        });
+    }
+    let db::DatabaseUrl::Sqlite(path) =
+        db::DatabaseUrl::parse(&config.database_url).map_err(StartupError::Secret)?
+    else {
+        return Err(StartupError::Secret(
+            "HUIGONG_DATA_KEY is required with PostgreSQL (generate one with `openssl rand -hex 32` and keep it safe)".into(),
+        ));
+    };
+    let key_path = std::path::Path::new(&path).with_extension("key");
+    if let Ok(existing) = std::fs::read_to_string(&key_path) {
+        return decode_key(&existing).ok_or_else(|| {
+            StartupError::Secret(format!(
+                "{} does not hold a 32-byte hex key",
+                key_path.display()
+            ))
+        });
+    }
+    let key: [u8; 32] = rand::random();
+    if let Some(dir) = key_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    write_private(&key_path, &hex::encode(key))?;
+    tracing::warn!(
+        path = %key_path.display(),
+        "HUIGONG_DATA_KEY is not set: generated a data key beside the SQLite file. Back it up with the database; without it ID numbers cannot be read."
+    );
+    Ok(key)
+}
+
+fn write_private(path: &std::path::Path, contents: &str) -> Result<(), StartupError> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(contents.as_bytes())?;
+    Ok(())
 }
 
 impl AppState {
     pub async fn new(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, StartupError> {
         config.validate()?;
+        // Configuration mistakes first, before any connection is tried.
+        let data_key = load_data_key(&config)?;
+        let config_version = config.data_key_version;
         let url = config.database_url.clone();
         let (size, timeout) = (
             config.database_pool_size,
@@ -134,22 +179,6 @@ impl AppState {
             config.access_token_ttl_secs,
         );
 
-        let data_key = if config.data_key.is_empty() {
-            tracing::warn!(
-                "HUIGONG_DATA_KEY is not set: using a random key for this process only (development)."
-            );
-            rand::random::<[u8; 32]>().to_vec()
-        } else {
-            decode_key(config.data_key.expose()).ok_or_else(|| {
-                StartupError::Secret("HUIGONG_DATA_KEY must be 32 bytes, hex or base64".into())
-            })?
-        };
-        let hash_key: [u8; 32] = Sha256::new()
-            .chain_update(b"huigong-hash-key:")
-            .chain_update(&data_key)
-            .finalize()
-            .into();
-
         let http = http_client(Duration::from_secs(config.upstream_timeout_secs))?;
         let wechat = WechatClient::new(
             http.clone(),
@@ -167,7 +196,7 @@ impl AppState {
             tokens,
             wechat,
             sms,
-            secrets: Secrets { hash_key },
+            crypto: DataKeys::new(&data_key, config_version),
             metrics: Arc::new(Metrics::new()),
         })
     }

@@ -174,10 +174,13 @@ fn seed_demo(config: &Config) -> Result<(), Error> {
     let db = open_db(config)?;
     let mut conn = db.get()?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let seeded = demo::seed(&mut conn, clock.as_ref())?;
+    let crypto =
+        huigong::crypto::DataKeys::new(&huigong::load_data_key(config)?, config.data_key_version);
+    let seeded = demo::seed(&mut conn, clock.as_ref(), &crypto)?;
     println!(
-        "demo data ready ({} org(s) added{}); demo console login: {} / {}",
+        "demo data ready ({} org(s), {} member(s) added{}); demo console login: {} / {}",
         seeded.orgs_created,
+        seeded.members_created,
         if seeded.admin_created {
             ", demo admin created"
         } else {

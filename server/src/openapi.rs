@@ -17,6 +17,7 @@ use utoipa::{Modify, OpenApi};
         (name = "auth", description = "Logins and sessions"),
         (name = "users", description = "The signed-in user"),
         (name = "orgs", description = "Union organizations and staff roles"),
+        (name = "enrollment", description = "Enrollment (入会), member cards, transfers"),
     )
 )]
 pub struct ApiDoc;

@@ -21,4 +21,5 @@ pub fn api_scope() -> scope::Scope<
         .configure(crate::auth::routes)
         .configure(crate::users::routes)
         .configure(crate::orgs::routes)
+        .configure(crate::enrollment::routes)
 }

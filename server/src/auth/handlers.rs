@@ -4,9 +4,7 @@ use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use chrono::TimeDelta;
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use utoipa::ToSchema;
 
 use super::password::{burn_time, verify_password};
@@ -149,16 +147,13 @@ pub struct SmsCodeSent {
 
 /// A keyed hash of a phone number (lookups without storing the number again).
 fn phone_hash(state: &AppState, phone: &Phone) -> String {
-    keyed_hash(state, b"phone", phone.as_str())
+    state.crypto.lookup_hash("phone", phone.as_str())
 }
 
-fn keyed_hash(state: &AppState, purpose: &[u8], value: &str) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(state.secrets.hash_key())
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    mac.update(purpose);
-    mac.update(b":");
-    mac.update(value.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
+fn code_hash(state: &AppState, phone: &Phone, code: &str) -> String {
+    state
+        .crypto
+        .lookup_hash("sms-code", &format!("{}:{code}", phone.as_str()))
 }
 
 /// Sends a login code by SMS: one per minute and ten per day per number, also per client address.
@@ -184,7 +179,9 @@ pub async fn request_sms_code(
     }
     let hot = state.hot.as_ref();
     let phash = phone_hash(&state, &phone);
-    let ip = keyed_hash(&state, b"ip", &client_ip(&req, state.config.trust_proxy));
+    let ip = state
+        .crypto
+        .lookup_hash("ip", &client_ip(&req, state.config.trust_proxy));
     let (today, until_midnight) = ratelimit::day_window(state.clock.now());
     let too_soon = || {
         Text::new(
@@ -228,7 +225,7 @@ pub async fn request_sms_code(
     .await?;
 
     let code = format!("{:06}", rand::random_range(0..1_000_000u32));
-    let code_hash = keyed_hash(&state, b"sms-code", &format!("{}:{code}", phone.as_str()));
+    let code_hash = code_hash(&state, &phone, &code);
     let now = state.clock.now_naive();
     let expires_at = now + TimeDelta::minutes(i64::from(SMS_CODE_MINUTES));
     let stored_hash = phash.clone();
@@ -290,7 +287,7 @@ pub async fn sms_login(
         return Err(ApiError::internal("phone checked above"));
     };
     let phash = phone_hash(&state, &phone);
-    let code_hash = keyed_hash(&state, b"sms-code", &format!("{}:{code}", phone.as_str()));
+    let code_hash = code_hash(&state, &phone, &code);
     let now = state.clock.now_naive();
     let user = state
         .db

@@ -257,6 +257,13 @@ where
     F: FnOnce(&mut DbConn) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
+    // Inside an open transaction the lock is already held: nest as a savepoint.
+    if matches!(
+        DbConn::transaction_manager_status_mut(conn).transaction_depth(),
+        Ok(Some(_))
+    ) {
+        return conn.transaction(f);
+    }
     match conn {
         DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
         DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,

@@ -70,4 +70,90 @@ diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(user_roles -> orgs (org_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(orgs, users, user_roles, refresh_tokens, sms_codes);
+diesel::table! {
+    enrollments (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        org_id -> BigInt,
+        real_name -> Text,
+        id_number_enc -> Text,
+        id_key_version -> Integer,
+        id_blind_index -> Text,
+        id_masked -> Text,
+        phone -> Text,
+        employer -> Text,
+        occupation -> Text,
+        employment_form -> Text,
+        consent_version -> Text,
+        status -> Text,
+        reject_reason -> Nullable<Text>,
+        member_no -> Nullable<Text>,
+        joined_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    enrollment_events (id) {
+        id -> BigInt,
+        enrollment_id -> BigInt,
+        status -> Text,
+        reason -> Nullable<Text>,
+        org_id -> Nullable<BigInt>,
+        actor_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    member_no_counters (federation_id) {
+        federation_id -> BigInt,
+        last_value -> BigInt,
+    }
+}
+
+diesel::table! {
+    membership_transfers (id) {
+        id -> BigInt,
+        enrollment_id -> BigInt,
+        from_org_id -> BigInt,
+        to_org_id -> BigInt,
+        reason -> Text,
+        status -> Text,
+        decision_reason -> Nullable<Text>,
+        decided_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        decided_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        actor_id -> BigInt,
+        action -> Text,
+        subject_type -> Text,
+        subject_id -> BigInt,
+        org_id -> Nullable<BigInt>,
+        purpose -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(enrollments -> orgs (org_id));
+diesel::joinable!(enrollment_events -> enrollments (enrollment_id));
+diesel::joinable!(membership_transfers -> enrollments (enrollment_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    orgs,
+    users,
+    user_roles,
+    refresh_tokens,
+    sms_codes,
+    enrollments,
+    enrollment_events,
+    member_no_counters,
+    membership_transfers,
+    audit_log,
+);

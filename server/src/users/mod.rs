@@ -62,7 +62,13 @@ pub fn me_view(conn: &mut DbConn, id: UserId) -> ApiResult<MeView> {
         phone: user.phone.as_deref().map(mask_phone),
         username: user.username,
         roles,
-        membership: None,
+        membership: crate::enrollment::store::membership_of(conn, id)?.map(|(e, org)| {
+            MembershipView {
+                status: "active".into(),
+                member_no: e.member_no.unwrap_or_default(),
+                org_id: OrgId(org.id),
+            }
+        }),
     })
 }
 

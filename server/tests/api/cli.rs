@@ -13,6 +13,7 @@ fn huigong(db: &TestDb) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_huigong"));
     cmd.env("HUIGONG_DATABASE_URL", &db.url)
         .env("HUIGONG_LOG", "warn")
+        .env("HUIGONG_DATA_KEY", hex::encode([9u8; 32]))
         .env_remove("HUIGONG_REDIS_URL");
     cmd
 }
@@ -148,4 +149,52 @@ async fn serve_stops_cleanly_on_sigterm() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(status.success(), "exit status {status}");
+}
+
+#[tokio::test]
+async fn postgres_without_a_data_key_refuses_to_start() {
+    let out = Command::new(env!("CARGO_BIN_EXE_huigong"))
+        .env("HUIGONG_DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+        .env_remove("HUIGONG_DATA_KEY")
+        .env("HUIGONG_LISTEN", "127.0.0.1:0")
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("HUIGONG_DATA_KEY is required"));
+}
+
+/// On the embedded default without HUIGONG_DATA_KEY, a key is generated once beside the
+/// database and reused, so what was encrypted stays readable after a restart.
+#[tokio::test]
+async fn the_generated_data_key_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fresh/sub/huigong.db");
+    let config = || huigong::config::Config {
+        listen: "127.0.0.1:0".into(),
+        database_url: format!("sqlite://{}", db.display()),
+        ..Default::default()
+    };
+    let first = huigong::Application::build(config()).await.unwrap();
+    let sealed = first
+        .state()
+        .crypto
+        .encrypt("11010519491231002X", "test")
+        .unwrap();
+    let key_file = dir.path().join("fresh/sub/huigong.key");
+    assert!(key_file.exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    drop(first);
+    let second = huigong::Application::build(config()).await.unwrap();
+    assert_eq!(
+        second.state().crypto.decrypt(&sealed, 1, "test").unwrap(),
+        "11010519491231002X"
+    );
 }

@@ -336,17 +336,66 @@ async fn bad_org_input_is_named_and_nothing_is_stored() {
     assert_eq!(all["items"].as_array().unwrap().len(), 1);
 }
 
+async fn seed(app: &TestApp) -> huigong::demo::Seeded {
+    let state = app.state.clone();
+    app.db(move |c| {
+        Ok(huigong::demo::seed(
+            c,
+            &huigong::clock::SystemClock,
+            &state.crypto,
+        )?)
+    })
+    .await
+}
+
 #[tokio::test]
 async fn demo_seed_is_idempotent() {
     let app = TestApp::spawn().await;
-    let first = app
-        .db(|c| Ok(huigong::demo::seed(c, &huigong::clock::SystemClock)?))
-        .await;
-    assert!(first.orgs_created >= 5 && first.admin_created);
-    let second = app
-        .db(|c| Ok(huigong::demo::seed(c, &huigong::clock::SystemClock)?))
-        .await;
-    assert_eq!((second.orgs_created, second.admin_created), (0, false));
+    let first = seed(&app).await;
+    assert!(first.orgs_created >= 5 && first.admin_created && first.members_created >= 6);
+    let second = seed(&app).await;
+    assert_eq!(
+        (
+            second.orgs_created,
+            second.admin_created,
+            second.members_created
+        ),
+        (0, false, 0)
+    );
+    // Demo members: some approved with member numbers, some waiting.
+    let admin: Value = app
+        .password_login(
+            huigong::demo::DEMO_ADMIN_USERNAME,
+            huigong::demo::DEMO_ADMIN_PASSWORD,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let laoling: Value = app
+        .get(
+            &format!("/api/v1/orgs?q={}", url_escape("乐陵市总工会")),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let laoling = laoling["items"][0]["id"].as_i64().unwrap();
+    let stats: Value = app
+        .get(
+            &format!("/api/v1/admin/orgs/{laoling}/stats/membership"),
+            Some(&token(&admin)),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        stats["by_status"]["approved"].as_i64().unwrap() >= 2
+            && stats["by_status"]["pending"].as_i64().unwrap() >= 1,
+        "{stats}"
+    );
     for name in [
         "诸城市总工会",
         "乐陵市总工会",
