@@ -4,10 +4,10 @@
 use diesel::QueryResult;
 
 use crate::auth::password::hash_password;
-use crate::auth::store::{self, NewRole, NewUser};
+use crate::auth::store::{self, NewUser};
 use crate::clock::Clock;
 use crate::crypto::DataKeys;
-use crate::db::{DbConn, write_tx};
+use crate::db::DbConn;
 use crate::domain::{OrgId, UserId};
 use crate::enrollment::rules::{EmploymentForm, mask_id_number, synthetic_id};
 use crate::enrollment::store::{self as enrollment_store, NewEnrollment};
@@ -113,30 +113,7 @@ pub fn seed(conn: &mut DbConn, clock: &dyn Clock, crypto: &DataKeys) -> QueryRes
         let hash = hash_password(DEMO_ADMIN_PASSWORD)
             .map_err(|e| diesel::result::Error::QueryBuilderError(e.to_string().into()))?;
         let now = clock.now_naive();
-        write_tx(conn, |c| {
-            let id = store::insert_user(
-                c,
-                &NewUser {
-                    nickname: "演示管理员",
-                    phone: None,
-                    wechat_openid: None,
-                    username: Some(DEMO_ADMIN_USERNAME),
-                    password_hash: Some(&hash),
-                    created_at: now,
-                    updated_at: now,
-                },
-            )?;
-            store::grant_role(
-                c,
-                &NewRole {
-                    user_id: id.0,
-                    role: "platform_admin",
-                    org_id: None,
-                    granted_by: None,
-                    created_at: now,
-                },
-            )
-        })?;
+        store::create_staff(conn, DEMO_ADMIN_USERNAME, "演示管理员", &hash, true, now)?;
         seeded.admin_created = true;
     }
     seed_members(conn, clock, crypto, &mut seeded)?;

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use huigong::auth::password::{check_strength, hash_password};
-use huigong::auth::store::{self, NewRole, NewUser};
+use huigong::auth::store;
 use huigong::clock::{Clock, SystemClock};
 use huigong::config::Config;
-use huigong::db::{self, DatabaseUrl, write_tx};
+use huigong::db::{self, DatabaseUrl};
 use huigong::{Application, demo, openapi, telemetry};
 
 #[derive(Parser)]
@@ -129,31 +129,7 @@ async fn run(command: Command, config: Config) -> Result<(), Error> {
             }
             let hash = hash_password(password).map_err(|e| e.to_string())?;
             let now = SystemClock.now_naive();
-            let id = write_tx(&mut conn, |c| -> Result<_, diesel::result::Error> {
-                let id = store::insert_user(
-                    c,
-                    &NewUser {
-                        nickname: username,
-                        phone: None,
-                        wechat_openid: None,
-                        username: Some(username),
-                        password_hash: Some(&hash),
-                        created_at: now,
-                        updated_at: now,
-                    },
-                )?;
-                store::grant_role(
-                    c,
-                    &NewRole {
-                        user_id: id.0,
-                        role: "platform_admin",
-                        org_id: None,
-                        granted_by: None,
-                        created_at: now,
-                    },
-                )?;
-                Ok(id)
-            })?;
+            let id = store::create_staff(&mut conn, username, username, &hash, true, now)?;
             println!("platform admin {username} created (user id {id})");
         }
         Command::SeedDemo => seed_demo(&config)?,

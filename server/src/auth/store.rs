@@ -179,6 +179,45 @@ pub fn grant_role(conn: &mut DbConn, new: &NewRole<'_>) -> QueryResult<()> {
         .map(drop)
 }
 
+/// Creates a staff account that signs in with a password (already hashed), optionally as a
+/// platform admin, in one transaction.
+pub fn create_staff(
+    conn: &mut DbConn,
+    username: &str,
+    nickname: &str,
+    password_hash: &str,
+    platform_admin: bool,
+    now: NaiveDateTime,
+) -> QueryResult<UserId> {
+    write_tx(conn, |c| {
+        let id = insert_user(
+            c,
+            &NewUser {
+                nickname,
+                phone: None,
+                wechat_openid: None,
+                username: Some(username),
+                password_hash: Some(password_hash),
+                created_at: now,
+                updated_at: now,
+            },
+        )?;
+        if platform_admin {
+            grant_role(
+                c,
+                &NewRole {
+                    user_id: id.0,
+                    role: "platform_admin",
+                    org_id: None,
+                    granted_by: None,
+                    created_at: now,
+                },
+            )?;
+        }
+        Ok(id)
+    })
+}
+
 // --- refresh tokens ------------------------------------------------------------------------
 
 #[derive(Debug, Insertable)]

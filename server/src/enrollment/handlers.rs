@@ -386,6 +386,12 @@ pub struct Rejection {
     pub reason: String,
 }
 
+impl Rejection {
+    fn reason(self) -> ApiResult<String> {
+        text_field("reason", &self.reason, 2, 200).map_err(|e| ApiError::Validation(vec![e]))
+    }
+}
+
 /// Rejects a pending application with a reason the applicant sees.
 #[utoipa::path(tag = "enrollment", params(("id" = i64, Path)), request_body = Rejection,
     responses((status = 200, body = EnrollmentView), (status = 404), (status = 409), (status = 422)), security(("bearer" = [])))]
@@ -397,8 +403,7 @@ pub async fn reject_enrollment(
     body: Json<Rejection>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    let reason =
-        text_field("reason", &body.0.reason, 2, 200).map_err(|e| ApiError::Validation(vec![e]))?;
+    let reason = body.0.reason()?;
     let now = state.clock.now_naive();
     let rejected = state
         .db
@@ -853,8 +858,7 @@ pub async fn reject_transfer(
     id: web::Path<i64>,
     body: Json<Rejection>,
 ) -> ApiResult<HttpResponse> {
-    let reason =
-        text_field("reason", &body.0.reason, 2, 200).map_err(|e| ApiError::Validation(vec![e]))?;
+    let reason = body.0.reason()?;
     Ok(HttpResponse::Ok()
         .json(decide_transfer(&state, user, id.into_inner(), false, Some(reason)).await?))
 }

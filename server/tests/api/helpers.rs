@@ -8,7 +8,7 @@ use chrono::Utc;
 use diesel::Connection;
 use diesel::connection::SimpleConnection;
 use huigong::auth::password::hash_password;
-use huigong::auth::store::{self, NewRole, NewUser};
+use huigong::auth::store;
 use huigong::clock::ManualClock;
 use huigong::config::{Config, Secret, SmsProviderKind};
 use huigong::domain::UserId;
@@ -248,32 +248,14 @@ impl TestApp {
         let username = username.to_owned();
         let hash = hash_password(STAFF_PASSWORD).unwrap();
         self.db(move |c| {
-            let now = Utc::now().naive_utc();
-            let id = store::insert_user(
+            Ok(store::create_staff(
                 c,
-                &NewUser {
-                    nickname: &username,
-                    phone: None,
-                    wechat_openid: None,
-                    username: Some(&username),
-                    password_hash: Some(&hash),
-                    created_at: now,
-                    updated_at: now,
-                },
-            )?;
-            if platform_admin {
-                store::grant_role(
-                    c,
-                    &NewRole {
-                        user_id: id.0,
-                        role: "platform_admin",
-                        org_id: None,
-                        granted_by: None,
-                        created_at: now,
-                    },
-                )?;
-            }
-            Ok(id)
+                &username,
+                &username,
+                &hash,
+                platform_admin,
+                Utc::now().naive_utc(),
+            )?)
         })
         .await
     }
