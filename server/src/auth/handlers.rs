@@ -363,32 +363,30 @@ pub async fn password_login(
                 return Err(wrong_credentials());
             };
             let id = UserId(user.id);
-            if let Some(until) = user.locked_until.filter(|u| *u > now) {
-                let secs = (until - now).num_seconds().max(1);
+            let Some(attempt) = store::reserve_login_attempt(c, id, PASSWORD_MAX_FAILURES, now)?
+            else {
+                // Locked: say until when (a lock still being set by a parallel request counts as the full time).
+                let until = store::user(c, id)?
+                    .locked_until
+                    .filter(|u| *u > now)
+                    .unwrap_or(now + TimeDelta::minutes(LOCK_MINUTES));
                 return Err(ApiError::RateLimited {
                     code: "auth.account_locked",
                     detail: Text::new(
                         "密码错误次数过多，账号已临时锁定",
                         "Too many failed logins; the account is locked for a while",
                     ),
-                    retry_after_secs: u64::try_from(secs).unwrap_or(1),
+                    retry_after_secs: u64::try_from((until - now).num_seconds().max(1))
+                        .unwrap_or(1),
                     limit: None,
                 });
-            }
-            let hash = user.password_hash.unwrap_or_default();
-            if verify_password(&password, &hash) {
-                if user.failed_logins > 0 || user.locked_until.is_some() {
-                    store::clear_failed_logins(c, id)?;
-                }
+            };
+            if verify_password(&password, user.password_hash.as_deref().unwrap_or_default()) {
+                store::clear_failed_logins(c, id)?;
                 Ok(id)
             } else {
-                let locked = store::record_failed_login(
-                    c,
-                    id,
-                    PASSWORD_MAX_FAILURES,
-                    now + TimeDelta::minutes(LOCK_MINUTES),
-                )?;
-                if locked {
+                if attempt >= PASSWORD_MAX_FAILURES {
+                    store::lock_account(c, id, now + TimeDelta::minutes(LOCK_MINUTES))?;
                     tracing::warn!(
                         user_id = id.0,
                         "staff account locked after repeated failures"

@@ -110,30 +110,40 @@ pub fn update_user(conn: &mut DbConn, id: UserId, changes: &UserChanges) -> Quer
     user(conn, id)
 }
 
-/// Counts a failed password; at `max` failures the account locks until `lock_until` and
-/// the count starts again. Returns whether this failure locked it.
-pub fn record_failed_login(
+/// Reserves one password attempt before the password is compared: the count goes up only
+/// while the account is unlocked and under `max`, in one guarded UPDATE, so a burst of
+/// parallel guesses gets at most `max` comparisons. None: locked (or out of attempts).
+pub fn reserve_login_attempt(
     conn: &mut DbConn,
     id: UserId,
     max: i32,
-    lock_until: NaiveDateTime,
-) -> QueryResult<bool> {
-    write_tx(conn, |c| {
-        let failures: i32 = diesel::update(users::table.find(id.0))
-            .set(users::failed_logins.eq(users::failed_logins + 1))
-            .returning(users::failed_logins)
-            .get_result(c)?;
-        if failures >= max {
-            diesel::update(users::table.find(id.0))
-                .set((
-                    users::failed_logins.eq(0),
-                    users::locked_until.eq(Some(lock_until)),
-                ))
-                .execute(c)?;
-            return Ok(true);
-        }
-        Ok(false)
-    })
+    now: NaiveDateTime,
+) -> QueryResult<Option<i32>> {
+    diesel::update(
+        users::table
+            .find(id.0)
+            .filter(users::failed_logins.lt(max))
+            .filter(
+                users::locked_until
+                    .is_null()
+                    .or(users::locked_until.le(now)),
+            ),
+    )
+    .set(users::failed_logins.eq(users::failed_logins + 1))
+    .returning(users::failed_logins)
+    .get_result(conn)
+    .optional()
+}
+
+/// Locks the account until `until` and starts the count again.
+pub fn lock_account(conn: &mut DbConn, id: UserId, until: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(users::table.find(id.0))
+        .set((
+            users::failed_logins.eq(0),
+            users::locked_until.eq(Some(until)),
+        ))
+        .execute(conn)
+        .map(drop)
 }
 
 pub fn clear_failed_logins(conn: &mut DbConn, id: UserId) -> QueryResult<()> {

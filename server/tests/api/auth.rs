@@ -395,6 +395,50 @@ async fn password_lockout_after_five_failures() {
 }
 
 #[tokio::test]
+async fn parallel_wrong_passwords_are_compared_five_times_at_most() {
+    let app = TestApp::spawn().await;
+    let name = format!("staff-{}", random_suffix());
+    app.staff_user(&name, false).await;
+    let tasks = (0..12).map(|_| {
+        let req = app
+            .client
+            .post(app.url("/api/v1/auth/password-login"))
+            .json(&json!({"username": name, "password": "wrong-password"}));
+        tokio::spawn(async move {
+            req.send().await.unwrap().json::<Value>().await.unwrap()["code"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+    });
+    let codes: Vec<String> = futures_util::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        codes
+            .iter()
+            .filter(|c| *c == "auth.invalid_credentials")
+            .count(),
+        5,
+        "{codes:?}"
+    );
+    assert!(
+        codes
+            .iter()
+            .all(|c| c == "auth.invalid_credentials" || c == "auth.account_locked"),
+        "{codes:?}"
+    );
+    problem(
+        app.password_login(&name, STAFF_PASSWORD).await,
+        429,
+        "auth.account_locked",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn refresh_rotates_and_reuse_revokes_the_family() {
     let app = TestApp::spawn().await;
     let login = app.wechat_member().await;
