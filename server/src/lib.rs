@@ -18,6 +18,7 @@ pub mod idempotency;
 pub mod openapi;
 pub mod ops;
 pub mod orgs;
+pub mod quizzes;
 pub mod ratelimit;
 pub mod routes;
 pub mod telemetry;

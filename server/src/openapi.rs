@@ -18,6 +18,7 @@ use utoipa::{Modify, OpenApi};
         (name = "users", description = "The signed-in user"),
         (name = "orgs", description = "Union organizations and staff roles"),
         (name = "enrollment", description = "Enrollment (入会), member cards, transfers"),
+        (name = "quizzes", description = "Quiz campaigns (答题) and leaderboards"),
     )
 )]
 pub struct ApiDoc;

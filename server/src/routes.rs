@@ -22,4 +22,5 @@ pub fn api_scope() -> scope::Scope<
         .configure(crate::users::routes)
         .configure(crate::orgs::routes)
         .configure(crate::enrollment::routes)
+        .configure(crate::quizzes::routes)
 }

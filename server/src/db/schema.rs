@@ -145,6 +145,94 @@ diesel::joinable!(enrollments -> orgs (org_id));
 diesel::joinable!(enrollment_events -> enrollments (enrollment_id));
 diesel::joinable!(membership_transfers -> enrollments (enrollment_id));
 
+diesel::table! {
+    quizzes (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        title -> Text,
+        description -> Text,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        time_zone -> Text,
+        questions_per_attempt -> Integer,
+        time_limit_secs -> Integer,
+        pass_score -> Integer,
+        max_attempts_per_day -> Integer,
+        draws_per_pass -> Integer,
+        audience -> Text,
+        status -> Text,
+        published_at -> Nullable<Timestamp>,
+        created_by -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    quiz_questions (id) {
+        id -> BigInt,
+        quiz_id -> BigInt,
+        kind -> Text,
+        text -> Text,
+        options -> Text,
+        answer -> Text,
+        points -> Integer,
+        explanation -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    quiz_attempts (id) {
+        id -> BigInt,
+        quiz_id -> BigInt,
+        user_id -> BigInt,
+        status -> Text,
+        layout -> Text,
+        local_date -> Text,
+        started_at -> Timestamp,
+        deadline -> Timestamp,
+        submitted_at -> Nullable<Timestamp>,
+        score -> Nullable<Integer>,
+        passed -> Nullable<Bool>,
+        duration_ms -> Nullable<BigInt>,
+        draws_granted -> Integer,
+        answers -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    quiz_answer_results (attempt_id, question_id) {
+        attempt_id -> BigInt,
+        question_id -> BigInt,
+        quiz_id -> BigInt,
+        correct -> Bool,
+    }
+}
+
+diesel::table! {
+    quiz_daily_attempts (quiz_id, user_id, local_date) {
+        quiz_id -> BigInt,
+        user_id -> BigInt,
+        local_date -> Text,
+        started -> Integer,
+    }
+}
+
+diesel::table! {
+    draw_chances (quiz_id, user_id) {
+        quiz_id -> BigInt,
+        user_id -> BigInt,
+        granted -> Integer,
+        used -> Integer,
+    }
+}
+
+diesel::joinable!(quiz_questions -> quizzes (quiz_id));
+diesel::joinable!(quiz_attempts -> quizzes (quiz_id));
+diesel::joinable!(quiz_attempts -> users (user_id));
+diesel::joinable!(quiz_answer_results -> quiz_questions (question_id));
+diesel::joinable!(quizzes -> orgs (org_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     orgs,
     users,
@@ -156,4 +244,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     member_no_counters,
     membership_transfers,
     audit_log,
+    quizzes,
+    quiz_questions,
+    quiz_attempts,
+    quiz_answer_results,
+    quiz_daily_attempts,
+    draw_chances,
 );

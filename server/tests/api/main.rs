@@ -14,4 +14,5 @@ mod hot_store;
 mod idempotency;
 mod migrations;
 mod orgs;
+mod quizzes;
 mod system;
