@@ -68,6 +68,7 @@ pub struct Seeded {
     pub orgs_created: usize,
     pub admin_created: bool,
     pub members_created: usize,
+    pub quiz_created: bool,
 }
 
 fn ensure_org(
@@ -117,7 +118,54 @@ pub fn seed(conn: &mut DbConn, clock: &dyn Clock, crypto: &DataKeys) -> QueryRes
         seeded.admin_created = true;
     }
     seed_members(conn, clock, crypto, &mut seeded)?;
+    seed_quiz(conn, clock, &mut seeded)?;
     Ok(seeded)
+}
+
+/// A published 普法 quiz in 乐陵市总工会, open to everyone for 60 days from seeding.
+fn seed_quiz(conn: &mut DbConn, clock: &dyn Clock, seeded: &mut Seeded) -> QueryResult<()> {
+    use crate::db::schema::quizzes;
+    use diesel::prelude::*;
+    let exists: bool = diesel::select(diesel::dsl::exists(
+        quizzes::table.filter(quizzes::title.eq(crate::demo_quiz::TITLE)),
+    ))
+    .get_result(conn)?;
+    let (Some(org), Some(admin)) = (
+        org_by_name(conn, None, "乐陵市总工会")?,
+        store::user_by_username(conn, DEMO_ADMIN_USERNAME)?,
+    ) else {
+        return Ok(());
+    };
+    if exists {
+        return Ok(());
+    }
+    let now = clock.now_naive();
+    let quiz = crate::quizzes::store::insert_quiz(
+        conn,
+        &crate::quizzes::store::NewQuiz {
+            org_id: org.id,
+            title: crate::demo_quiz::TITLE.to_owned(),
+            description:
+                "学习《劳动合同法》《工会法》，每次随机 5 题，答对 3 题即可获得 1 次抽奖机会。"
+                    .to_owned(),
+            starts_at: now - chrono::TimeDelta::days(1),
+            ends_at: now + chrono::TimeDelta::days(60),
+            time_zone: "Asia/Shanghai".to_owned(),
+            questions_per_attempt: 5,
+            time_limit_secs: 300,
+            pass_score: 60,
+            max_attempts_per_day: 3,
+            draws_per_pass: 1,
+            audience: "everyone",
+            status: "draft",
+            created_by: admin.id,
+            created_at: now,
+        },
+    )?;
+    crate::quizzes::store::add_questions(conn, quiz.id, &crate::demo_quiz::questions(), now)?;
+    crate::quizzes::store::publish(conn, quiz.id, now)?;
+    seeded.quiz_created = true;
+    Ok(())
 }
 
 /// (union, name, phone suffix, region, birth date, employment form, occupation, employer, approved)

@@ -9,6 +9,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod demo;
+mod demo_quiz;
 pub mod domain;
 pub mod enrollment;
 pub mod error;

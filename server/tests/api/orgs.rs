@@ -352,16 +352,37 @@ async fn seed(app: &TestApp) -> huigong::demo::Seeded {
 async fn demo_seed_is_idempotent() {
     let app = TestApp::spawn().await;
     let first = seed(&app).await;
-    assert!(first.orgs_created >= 5 && first.admin_created && first.members_created >= 6);
+    assert!(
+        first.orgs_created >= 5
+            && first.admin_created
+            && first.members_created >= 6
+            && first.quiz_created
+    );
     let second = seed(&app).await;
     assert_eq!(
         (
             second.orgs_created,
             second.admin_created,
-            second.members_created
+            second.members_created,
+            second.quiz_created
         ),
-        (0, false, 0)
+        (0, false, 0, false)
     );
+    // The demo quiz is live and deals five real questions.
+    let quizzes: Value = app.get("/api/v1/quizzes", None).await.json().await.unwrap();
+    let quiz = quizzes["items"][0]["id"].as_i64().unwrap();
+    let member = token(&app.wechat_member().await);
+    let attempt: Value = app
+        .post(
+            &format!("/api/v1/quizzes/{quiz}/attempts"),
+            Some(&member),
+            json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(attempt["questions"].as_array().unwrap().len(), 5);
     // Demo members: some approved with member numbers, some waiting.
     let admin: Value = app
         .password_login(
