@@ -21,6 +21,7 @@ pub mod ops;
 pub mod orgs;
 pub mod quizzes;
 pub mod ratelimit;
+pub mod reading;
 pub mod routes;
 pub mod telemetry;
 pub mod users;

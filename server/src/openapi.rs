@@ -19,6 +19,7 @@ use utoipa::{Modify, OpenApi};
         (name = "orgs", description = "Union organizations and staff roles"),
         (name = "enrollment", description = "Enrollment (入会), member cards, transfers"),
         (name = "quizzes", description = "Quiz campaigns (答题) and leaderboards"),
+        (name = "reading", description = "Reading check-ins (读书打卡)"),
     )
 )]
 pub struct ApiDoc;

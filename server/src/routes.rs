@@ -23,4 +23,5 @@ pub fn api_scope() -> scope::Scope<
         .configure(crate::orgs::routes)
         .configure(crate::enrollment::routes)
         .configure(crate::quizzes::routes)
+        .configure(crate::reading::routes)
 }

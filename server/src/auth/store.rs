@@ -103,6 +103,23 @@ pub fn id_by_phone(conn: &mut DbConn, phone: &str) -> QueryResult<Option<i64>> {
         .optional()
 }
 
+/// (id, nickname) of the given users, for small lists such as a leaderboard page.
+pub fn nicknames(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
+    let mut out = Vec::with_capacity(ids.len());
+    // One indexed lookup each keeps this portable across both backends.
+    for id in ids {
+        if let Some(row) = users::table
+            .find(id)
+            .select((users::id, users::nickname))
+            .first(conn)
+            .optional()?
+        {
+            out.push(row);
+        }
+    }
+    Ok(out)
+}
+
 pub fn update_user(conn: &mut DbConn, id: UserId, changes: &UserChanges) -> QueryResult<User> {
     diesel::update(users::table.find(id.0))
         .set(changes)

@@ -233,6 +233,50 @@ diesel::joinable!(quiz_attempts -> users (user_id));
 diesel::joinable!(quiz_answer_results -> quiz_questions (question_id));
 diesel::joinable!(quizzes -> orgs (org_id));
 
+diesel::table! {
+    reading_campaigns (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        title -> Text,
+        description -> Text,
+        starts_on -> Text,
+        ends_on -> Text,
+        target_days -> Integer,
+        time_zone -> Text,
+        makeup_cards -> Integer,
+        min_note_chars -> Integer,
+        min_minutes -> Integer,
+        created_by -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    reading_participants (campaign_id, user_id) {
+        campaign_id -> BigInt,
+        user_id -> BigInt,
+        makeups_used -> Integer,
+        joined_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    reading_checkins (id) {
+        id -> BigInt,
+        campaign_id -> BigInt,
+        user_id -> BigInt,
+        day -> Text,
+        book_title -> Text,
+        minutes -> Integer,
+        note -> Text,
+        makeup -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(reading_checkins -> users (user_id));
+diesel::joinable!(reading_participants -> users (user_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     orgs,
     users,
@@ -250,4 +294,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     quiz_answer_results,
     quiz_daily_attempts,
     draw_chances,
+    reading_campaigns,
+    reading_participants,
+    reading_checkins,
 );

@@ -2,11 +2,13 @@
 //! records) behind one trait, with a Redis implementation and an in-process one.
 
 mod memory;
+mod rebuild;
 mod redis;
 
 use std::time::Duration;
 
 pub use self::memory::MemoryStore;
+pub use self::rebuild::ensure_built;
 pub use self::redis::RedisStore;
 
 /// A hot-store failure. Everything in the hot store can be rebuilt from SQL, so callers

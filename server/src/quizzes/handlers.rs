@@ -853,32 +853,14 @@ fn expired() -> ApiError {
     }
 }
 
-/// Makes sure the leaderboard exists in the hot store, rebuilding it from SQL (under a
-/// lock; 503 to others meanwhile) when it was lost.
+/// Makes sure the leaderboard exists in the hot store, rebuilding it from SQL when it was
+/// lost (see [`crate::hot::ensure_built`]).
 async fn ensure_leaderboard(state: &AppState, quiz: &Quiz) -> ApiResult<()> {
-    let built = leaderboard_built_key(state, quiz.id);
-    if state.hot.get(&built).await?.is_some() {
-        return Ok(());
-    }
-    let lock = state.keys.key(&format!("quiz:{}", quiz.id), "lb:lock");
-    let token = hex::encode(rand::random::<[u8; 8]>());
-    if !state
-        .hot
-        .set_nx(&lock, &token, std::time::Duration::from_secs(30))
-        .await?
-    {
-        return Err(ApiError::Unavailable {
-            code: "leaderboard.rebuilding",
-            detail: Text::new(
-                "排行榜正在重建，请稍后再试",
-                "The leaderboard is being rebuilt; retry shortly",
-            ),
-            retry_after_secs: 1,
-        });
-    }
     let quiz_id = quiz.id;
     let starts = utc(quiz.starts_at);
-    let rebuilt = async {
+    let built = leaderboard_built_key(state, quiz_id);
+    let lock = state.keys.key(&format!("quiz:{quiz_id}"), "lb:lock");
+    crate::hot::ensure_built(state.hot.as_ref(), &built, &lock, None, || async move {
         let rows = state
             .db
             .run(move |c| -> ApiResult<_> { Ok(store::submitted(c, quiz_id)?) })
@@ -887,9 +869,7 @@ async fn ensure_leaderboard(state: &AppState, quiz: &Quiz) -> ApiResult<()> {
         for (user, score, duration, at) in rows {
             let value = rank_value(i64::from(score), duration, (utc(at) - starts).num_seconds());
             let entry = best.entry(user).or_insert(value);
-            if value > *entry {
-                *entry = value;
-            }
+            *entry = entry.max(value);
         }
         let key = leaderboard_key(state, quiz_id);
         for (user, value) in best {
@@ -898,15 +878,10 @@ async fn ensure_leaderboard(state: &AppState, quiz: &Quiz) -> ApiResult<()> {
                 .zset_if_higher(&key, &user.to_string(), value)
                 .await?;
         }
-        state.hot.set(&built, "1", None).await?;
         tracing::info!(quiz_id, "leaderboard rebuilt from SQL");
-        Ok::<(), ApiError>(())
-    }
-    .await;
-    if let Err(err) = state.hot.del_if_eq(&lock, &token).await {
-        tracing::warn!(error = %err, "could not release the leaderboard lock");
-    }
-    rebuilt
+        Ok(())
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -917,16 +892,10 @@ pub struct BoardQuery {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct BoardUser {
-    pub id: UserId,
-    pub nickname: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
 pub struct BoardEntry {
     /// 1-based.
     pub rank: u64,
-    pub user: BoardUser,
+    pub user: crate::users::PublicUser,
     pub score: i64,
     pub duration_ms: i64,
 }
@@ -966,7 +935,7 @@ pub async fn get_leaderboard(
     let ids: Vec<i64> = top.iter().filter_map(|r| r.member.parse().ok()).collect();
     let names: HashMap<i64, String> = state
         .db
-        .run(move |c| -> ApiResult<_> { Ok(store::nicknames(c, &ids)?) })
+        .run(move |c| -> ApiResult<_> { Ok(crate::auth::store::nicknames(c, &ids)?) })
         .await?
         .into_iter()
         .collect();
@@ -977,7 +946,7 @@ pub async fn get_leaderboard(
             let (score, duration_ms) = from_rank_value(r.score);
             Some(BoardEntry {
                 rank: r.rank + 1,
-                user: BoardUser {
+                user: crate::users::PublicUser {
                     id: UserId(uid),
                     nickname: names.get(&uid).cloned().unwrap_or_default(),
                 },

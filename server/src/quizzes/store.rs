@@ -461,22 +461,6 @@ pub fn submitted(conn: &mut DbConn, quiz: i64) -> QueryResult<Vec<(i64, i32, i64
         .collect())
 }
 
-pub fn nicknames(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
-    let mut out = Vec::with_capacity(ids.len());
-    // Small lists (a leaderboard page): one indexed lookup each keeps this portable.
-    for id in ids {
-        if let Some(row) = users::table
-            .find(id)
-            .select((users::id, users::nickname))
-            .first(conn)
-            .optional()?
-        {
-            out.push(row);
-        }
-    }
-    Ok(out)
-}
-
 // --- stats ---------------------------------------------------------------------------------
 
 pub struct QuizStats {

@@ -16,6 +16,13 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(get_me).service(update_me);
 }
 
+/// Another user as others see them: id and nickname only.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicUser {
+    pub id: UserId,
+    pub nickname: String,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RoleView {
     pub role: Role,

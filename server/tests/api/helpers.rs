@@ -22,10 +22,21 @@ pub const JWT_SECRET: &str = "test-jwt-secret-test-jwt-secret-0123456789";
 pub const STAFF_PASSWORD: &str = "staff-password-123";
 
 /// Which stack the suite runs on, from the environment CI sets.
+///
+/// Loopback connections skip TLS unless the URL asks for it: it protects nothing on
+/// 127.0.0.1, and libpq's OpenSSL clean-up at process exit can race with the servers the
+/// harness leaves running (seen once as an abort after every test had passed).
 pub fn pg_url() -> Option<String> {
-    std::env::var("HUIGONG_TEST_DATABASE_URL")
+    let url = std::env::var("HUIGONG_TEST_DATABASE_URL")
         .ok()
-        .filter(|s| !s.is_empty())
+        .filter(|s| !s.is_empty())?;
+    let loopback =
+        url.contains("@127.0.0.1") || url.contains("@localhost") || url.contains("@[::1]");
+    if loopback && !url.contains("sslmode=") {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        return Some(format!("{url}{sep}sslmode=disable"));
+    }
+    Some(url)
 }
 
 pub fn redis_url() -> Option<String> {

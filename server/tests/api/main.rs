@@ -15,4 +15,5 @@ mod idempotency;
 mod migrations;
 mod orgs;
 mod quizzes;
+mod reading;
 mod system;
