@@ -69,6 +69,7 @@ pub struct Seeded {
     pub admin_created: bool,
     pub members_created: usize,
     pub quiz_created: bool,
+    pub reading_created: bool,
 }
 
 fn ensure_org(
@@ -119,7 +120,86 @@ pub fn seed(conn: &mut DbConn, clock: &dyn Clock, crypto: &DataKeys) -> QueryRes
     }
     seed_members(conn, clock, crypto, &mut seeded)?;
     seed_quiz(conn, clock, &mut seeded)?;
+    seed_reading(conn, clock, &mut seeded)?;
     Ok(seeded)
+}
+
+const READING_TITLE: &str = "书香工汇·21 天读书打卡";
+const BOOKS: &[&str] = &[
+    "平凡的世界",
+    "人世间",
+    "活着",
+    "红岩",
+    "钢铁是怎样炼成的",
+    "苏东坡传",
+];
+
+/// A 21-day campaign in 舟山市总工会 around the seeding day, with the demo members'
+/// check-ins on the days already past.
+fn seed_reading(conn: &mut DbConn, clock: &dyn Clock, seeded: &mut Seeded) -> QueryResult<()> {
+    use crate::reading::store as reading;
+    let (Some(org), Some(admin)) = (
+        org_by_name(conn, None, "舟山市总工会")?,
+        store::user_by_username(conn, DEMO_ADMIN_USERNAME)?,
+    ) else {
+        return Ok(());
+    };
+    if reading::campaign_by_title(conn, org.id, READING_TITLE)?.is_some() {
+        return Ok(());
+    }
+    let now = clock.now();
+    let today = crate::reading::rules::local_date(now, chrono_tz::Asia::Shanghai);
+    let first = today - chrono::TimeDelta::days(10);
+    let campaign = reading::insert_campaign(
+        conn,
+        &reading::NewCampaign {
+            org_id: org.id,
+            title: READING_TITLE.to_owned(),
+            description: "每天阅读 15 分钟以上并写下心得，坚持 21 天即可参加结营抽签。".to_owned(),
+            starts_on: first.to_string(),
+            ends_on: (first + chrono::TimeDelta::days(20)).to_string(),
+            target_days: 21,
+            time_zone: "Asia/Shanghai".to_owned(),
+            makeup_cards: 2,
+            min_note_chars: 10,
+            min_minutes: 15,
+            created_by: admin.id,
+            created_at: now.naive_utc(),
+        },
+    )?;
+    for (i, (_, name, suffix, ..)) in MEMBERS.iter().enumerate() {
+        let Some(user) = store::id_by_phone(conn, &format!("1990000{suffix}"))? else {
+            continue;
+        };
+        reading::join(conn, campaign.id, UserId(user), now.naive_utc())?;
+        // Member i reads on most past days, skipping every (i + 2)th.
+        for day in 0..10 {
+            if (day + 1) % (i as i64 + 2) == 0 {
+                continue;
+            }
+            let day_text = (first + chrono::TimeDelta::days(day)).to_string();
+            let note = format!(
+                "{name}：今天读了《{}》，记下几句喜欢的话。",
+                BOOKS[(i + day as usize) % BOOKS.len()]
+            );
+            reading::check_in(
+                conn,
+                &reading::NewCheckin {
+                    campaign_id: campaign.id,
+                    user: UserId(user),
+                    day: &day_text,
+                    book_title: BOOKS[(i + day as usize) % BOOKS.len()],
+                    minutes: 20 + (day as i32 % 4) * 10,
+                    note: &note,
+                    makeup: false,
+                    now: now.naive_utc(),
+                },
+                0,
+            )?;
+        }
+    }
+    seeded.reading_created = true;
+    Ok(())
 }
 
 /// A published 普法 quiz in 乐陵市总工会, open to everyone for 60 days from seeding.

@@ -364,10 +364,18 @@ async fn demo_seed_is_idempotent() {
             second.orgs_created,
             second.admin_created,
             second.members_created,
-            second.quiz_created
+            second.quiz_created,
+            second.reading_created
         ),
-        (0, false, 0, false)
+        (0, false, 0, false, false)
     );
+    let campaigns: Value = app
+        .get("/api/v1/reading-campaigns", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(campaigns["items"][0]["phase"], "running");
     // The demo quiz is live and deals five real questions.
     let quizzes: Value = app.get("/api/v1/quizzes", None).await.json().await.unwrap();
     let quiz = quizzes["items"][0]["id"].as_i64().unwrap();
