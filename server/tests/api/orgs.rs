@@ -357,6 +357,7 @@ async fn demo_seed_is_idempotent() {
             && first.admin_created
             && first.members_created >= 6
             && first.quiz_created
+            && first.reading_created
     );
     let second = seed(&app).await;
     assert_eq!(
