@@ -926,39 +926,24 @@ pub async fn get_leaderboard(
     let limit = Page::parse(query.0.limit, None)?.limit;
     let quiz = state.db.run(move |c| published_quiz(c, id)).await?;
     ensure_leaderboard(&state, &quiz).await?;
-    let key = leaderboard_key(&state, id);
-    let top = state
-        .hot
-        .ztop(&key, u64::try_from(limit).unwrap_or(20))
-        .await?;
-    let me = state.hot.zrank(&key, &user.id.0.to_string()).await?;
-    let ids: Vec<i64> = top.iter().filter_map(|r| r.member.parse().ok()).collect();
-    let names: HashMap<i64, String> = state
-        .db
-        .run(move |c| -> ApiResult<_> { Ok(crate::auth::store::nicknames(c, &ids)?) })
-        .await?
+    let (rows, mine) =
+        crate::leaderboard::page(&state, &leaderboard_key(&state, id), limit, user.id).await?;
+    let items = rows
         .into_iter()
-        .collect();
-    let items = top
-        .into_iter()
-        .filter_map(|r| {
-            let uid: i64 = r.member.parse().ok()?;
-            let (score, duration_ms) = from_rank_value(r.score);
-            Some(BoardEntry {
-                rank: r.rank + 1,
-                user: crate::users::PublicUser {
-                    id: UserId(uid),
-                    nickname: names.get(&uid).cloned().unwrap_or_default(),
-                },
+        .map(|r| {
+            let (score, duration_ms) = from_rank_value(r.value);
+            BoardEntry {
+                rank: r.rank,
+                user: r.user,
                 score,
                 duration_ms,
-            })
+            }
         })
         .collect();
-    let me = me.map(|r| {
-        let (score, duration_ms) = from_rank_value(r.score);
+    let me = mine.map(|m| {
+        let (score, duration_ms) = from_rank_value(m.value);
         MyRank {
-            rank: r.rank + 1,
+            rank: m.rank,
             score,
             duration_ms,
         }
