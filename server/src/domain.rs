@@ -188,3 +188,131 @@ mod tests {
         assert!(text_field("name", "a\u{0007}b", 1, 60).is_err());
     }
 }
+
+/// A point in GCJ-02 (the datum of Chinese maps), the only datum the API answers in.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Coord {
+    pub lat: f64,
+    pub lng: f64,
+}
+
+/// The datum a client sent a point in (`coord=wgs84` for raw GPS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Datum {
+    #[default]
+    Gcj02,
+    Wgs84,
+}
+
+impl Coord {
+    /// Checks ranges and converts to GCJ-02. Errors name `field`.
+    pub fn parse(field: &str, lat: f64, lng: f64, datum: Datum) -> Result<Coord, FieldError> {
+        if !lat.is_finite()
+            || !lng.is_finite()
+            || !(-90.0..=90.0).contains(&lat)
+            || !(-180.0..=180.0).contains(&lng)
+        {
+            return Err(FieldError::new(
+                field.to_owned(),
+                Text::new(
+                    "坐标无效：纬度 -90~90，经度 -180~180",
+                    "lat must be within -90..90 and lng within -180..180",
+                ),
+            ));
+        }
+        Ok(match datum {
+            Datum::Gcj02 => Coord { lat, lng },
+            Datum::Wgs84 => wgs84_to_gcj02(lat, lng),
+        })
+    }
+
+    /// Great-circle distance in metres (haversine; exact enough at city scale).
+    pub fn distance_m(&self, other: &Coord) -> f64 {
+        let r = 6_371_008.8_f64;
+        let (p1, p2) = (self.lat.to_radians(), other.lat.to_radians());
+        let dp = p2 - p1;
+        let dl = (other.lng - self.lng).to_radians();
+        let h = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+        2.0 * r * h.sqrt().asin()
+    }
+}
+
+/// The public WGS-84 to GCJ-02 transform (Krasovsky ellipsoid); points outside China are
+/// not shifted.
+pub fn wgs84_to_gcj02(lat: f64, lng: f64) -> Coord {
+    use std::f64::consts::PI;
+    const A: f64 = 6_378_245.0;
+    const EE: f64 = 0.006_693_421_622_965_943;
+    if !(72.004..=137.8347).contains(&lng) || !(0.8293..=55.8271).contains(&lat) {
+        return Coord { lat, lng };
+    }
+    let (x, y) = (lng - 105.0, lat - 35.0);
+    let mut dlat = -100.0
+        + 2.0 * x
+        + 3.0 * y
+        + 0.2 * y * y
+        + 0.1 * x * y
+        + 0.2 * x.abs().sqrt()
+        + (20.0 * (6.0 * x * PI).sin() + 20.0 * (2.0 * x * PI).sin()) * 2.0 / 3.0
+        + (20.0 * (y * PI).sin() + 40.0 * (y / 3.0 * PI).sin()) * 2.0 / 3.0
+        + (160.0 * (y / 12.0 * PI).sin() + 320.0 * (y * PI / 30.0).sin()) * 2.0 / 3.0;
+    let mut dlng = 300.0
+        + x
+        + 2.0 * y
+        + 0.1 * x * x
+        + 0.1 * x * y
+        + 0.1 * x.abs().sqrt()
+        + (20.0 * (6.0 * x * PI).sin() + 20.0 * (2.0 * x * PI).sin()) * 2.0 / 3.0
+        + (20.0 * (x * PI).sin() + 40.0 * (x / 3.0 * PI).sin()) * 2.0 / 3.0
+        + (150.0 * (x / 12.0 * PI).sin() + 300.0 * (x / 30.0 * PI).sin()) * 2.0 / 3.0;
+    let rad = lat / 180.0 * PI;
+    let magic = 1.0 - EE * rad.sin() * rad.sin();
+    let sqrt_magic = magic.sqrt();
+    dlat = dlat * 180.0 / ((A * (1.0 - EE)) / (magic * sqrt_magic) * PI);
+    dlng = dlng * 180.0 / (A / sqrt_magic * rad.cos() * PI);
+    Coord {
+        lat: lat + dlat,
+        lng: lng + dlng,
+    }
+}
+
+#[cfg(test)]
+mod coord_tests {
+    use super::*;
+
+    #[test]
+    fn gcj02_shifts_inside_china_only() {
+        // 乐陵市 city centre, WGS-84 from GPS.
+        let gps = Coord {
+            lat: 37.7297,
+            lng: 117.2317,
+        };
+        let gcj = wgs84_to_gcj02(gps.lat, gps.lng);
+        let shift = gps.distance_m(&gcj);
+        assert!((100.0..800.0).contains(&shift), "shift {shift} m");
+        let tokyo = wgs84_to_gcj02(35.68, 139.76);
+        assert_eq!(
+            tokyo,
+            Coord {
+                lat: 35.68,
+                lng: 139.76
+            }
+        );
+        assert!(Coord::parse("location", 91.0, 0.0, Datum::Gcj02).is_err());
+        assert!(Coord::parse("location", f64::NAN, 0.0, Datum::Gcj02).is_err());
+    }
+
+    #[test]
+    fn distances() {
+        let a = Coord {
+            lat: 37.7297,
+            lng: 117.2317,
+        };
+        let b = Coord {
+            lat: 37.7387,
+            lng: 117.2317,
+        }; // 0.009 degrees north, about 1 km
+        assert!((a.distance_m(&b) - 1000.8).abs() < 5.0);
+    }
+}

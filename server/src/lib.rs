@@ -16,6 +16,7 @@ pub mod error;
 pub mod hot;
 pub mod http;
 pub mod idempotency;
+pub mod jobs;
 pub mod leaderboard;
 pub mod openapi;
 pub mod ops;

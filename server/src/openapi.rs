@@ -20,6 +20,7 @@ use utoipa::{Modify, OpenApi};
         (name = "enrollment", description = "Enrollment (入会), member cards, transfers"),
         (name = "quizzes", description = "Quiz campaigns (答题) and leaderboards"),
         (name = "reading", description = "Reading check-ins (读书打卡)"),
+        (name = "jobs", description = "Job postings and applications (春送岗位)"),
     )
 )]
 pub struct ApiDoc;

@@ -24,4 +24,5 @@ pub fn api_scope() -> scope::Scope<
         .configure(crate::enrollment::routes)
         .configure(crate::quizzes::routes)
         .configure(crate::reading::routes)
+        .configure(crate::jobs::routes)
 }

@@ -277,6 +277,67 @@ diesel::table! {
 diesel::joinable!(reading_checkins -> users (user_id));
 diesel::joinable!(reading_participants -> users (user_id));
 
+diesel::table! {
+    job_postings (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        title -> Text,
+        employer -> Text,
+        category -> Text,
+        district -> Text,
+        address -> Text,
+        lat -> Nullable<Double>,
+        lng -> Nullable<Double>,
+        salary_min -> Integer,
+        salary_max -> Integer,
+        headcount -> Integer,
+        employment_type -> Text,
+        description -> Text,
+        contact_phone -> Text,
+        valid_until -> Timestamp,
+        status -> Text,
+        published_at -> Nullable<Timestamp>,
+        created_by -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    job_applications (id) {
+        id -> BigInt,
+        posting_id -> BigInt,
+        user_id -> BigInt,
+        message -> Text,
+        status -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    job_application_events (id) {
+        id -> BigInt,
+        application_id -> BigInt,
+        status -> Text,
+        actor_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    job_bookmarks (posting_id, user_id) {
+        posting_id -> BigInt,
+        user_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(job_applications -> job_postings (posting_id));
+diesel::joinable!(job_applications -> users (user_id));
+diesel::joinable!(job_application_events -> job_applications (application_id));
+diesel::joinable!(job_postings -> orgs (org_id));
+diesel::joinable!(job_bookmarks -> job_postings (posting_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     orgs,
     users,
@@ -297,4 +358,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     reading_campaigns,
     reading_participants,
     reading_checkins,
+    job_postings,
+    job_applications,
+    job_application_events,
+    job_bookmarks,
 );

@@ -12,6 +12,7 @@ mod cli;
 mod enrollment;
 mod hot_store;
 mod idempotency;
+mod jobs;
 mod migrations;
 mod orgs;
 mod quizzes;
