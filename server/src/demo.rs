@@ -70,6 +70,7 @@ pub struct Seeded {
     pub members_created: usize,
     pub quiz_created: bool,
     pub reading_created: bool,
+    pub jobs_created: usize,
 }
 
 fn ensure_org(
@@ -121,7 +122,381 @@ pub fn seed(conn: &mut DbConn, clock: &dyn Clock, crypto: &DataKeys) -> QueryRes
     seed_members(conn, clock, crypto, &mut seeded)?;
     seed_quiz(conn, clock, &mut seeded)?;
     seed_reading(conn, clock, &mut seeded)?;
+    seed_jobs(conn, clock, &mut seeded)?;
     Ok(seeded)
+}
+
+/// (title, employer, category, district, salary range, headcount, type)
+type DemoJob = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    (i32, i32),
+    i32,
+    &'static str,
+);
+
+const JOBS: &[DemoJob] = &[
+    (
+        "快递分拣员",
+        "中通快递乐陵网点",
+        "物流",
+        "乐陵市",
+        (4200, 6000),
+        10,
+        "full_time",
+    ),
+    (
+        "快递派送员",
+        "圆通速递乐陵分公司",
+        "物流",
+        "乐陵市",
+        (5000, 8000),
+        8,
+        "full_time",
+    ),
+    (
+        "外卖骑手",
+        "美团乐陵站",
+        "零工",
+        "乐陵市",
+        (5000, 9000),
+        30,
+        "gig",
+    ),
+    (
+        "外卖骑手（兼职）",
+        "饿了么乐陵站",
+        "零工",
+        "乐陵市",
+        (2000, 4000),
+        20,
+        "part_time",
+    ),
+    (
+        "仓库管理员",
+        "京东物流德州仓",
+        "物流",
+        "德城区",
+        (4500, 6000),
+        4,
+        "full_time",
+    ),
+    (
+        "叉车司机",
+        "德州华鲁物流园",
+        "物流",
+        "德城区",
+        (6000, 8000),
+        3,
+        "full_time",
+    ),
+    (
+        "冷链货车司机",
+        "乐陵金丝小枣冷链运输",
+        "物流",
+        "乐陵市",
+        (8000, 12000),
+        5,
+        "full_time",
+    ),
+    (
+        "普工",
+        "乐陵市泰山体育器材厂",
+        "制造",
+        "乐陵市",
+        (4000, 5500),
+        40,
+        "full_time",
+    ),
+    (
+        "焊工",
+        "乐陵市钢构有限公司",
+        "制造",
+        "乐陵市",
+        (6500, 9000),
+        6,
+        "full_time",
+    ),
+    (
+        "数控车床操作工",
+        "德州恒丰机械",
+        "制造",
+        "德城区",
+        (6000, 8500),
+        8,
+        "full_time",
+    ),
+    (
+        "质检员",
+        "乐陵调味品产业园",
+        "制造",
+        "乐陵市",
+        (4200, 5200),
+        5,
+        "full_time",
+    ),
+    (
+        "包装工",
+        "乐陵金丝小枣加工厂",
+        "制造",
+        "乐陵市",
+        (3600, 4800),
+        25,
+        "full_time",
+    ),
+    (
+        "电工",
+        "德州经济技术开发区物业公司",
+        "制造",
+        "德城区",
+        (5500, 7000),
+        2,
+        "full_time",
+    ),
+    (
+        "纺织挡车工",
+        "德州华源生态科技",
+        "制造",
+        "德城区",
+        (4500, 6500),
+        30,
+        "full_time",
+    ),
+    (
+        "汽车装配工",
+        "德州富路汽车",
+        "制造",
+        "陵城区",
+        (5000, 7000),
+        50,
+        "full_time",
+    ),
+    (
+        "网约车司机",
+        "滴滴出行德州分公司",
+        "零工",
+        "德城区",
+        (6000, 12000),
+        40,
+        "gig",
+    ),
+    (
+        "代驾司机",
+        "e代驾德州站",
+        "零工",
+        "德城区",
+        (4000, 9000),
+        15,
+        "gig",
+    ),
+    (
+        "同城配送员",
+        "闪送德州站",
+        "零工",
+        "德城区",
+        (5000, 8000),
+        12,
+        "gig",
+    ),
+    (
+        "家政服务员",
+        "乐陵市巾帼家政",
+        "服务",
+        "乐陵市",
+        (4000, 6500),
+        15,
+        "full_time",
+    ),
+    (
+        "育婴员",
+        "德州爱心月嫂中心",
+        "服务",
+        "德城区",
+        (6000, 9000),
+        10,
+        "full_time",
+    ),
+    (
+        "养老护理员",
+        "乐陵市社会福利中心",
+        "服务",
+        "乐陵市",
+        (4000, 5500),
+        8,
+        "full_time",
+    ),
+    (
+        "超市理货员",
+        "乐陵银座购物广场",
+        "服务",
+        "乐陵市",
+        (3200, 4200),
+        6,
+        "full_time",
+    ),
+    (
+        "收银员（兼职）",
+        "德州百货大楼",
+        "服务",
+        "德城区",
+        (1800, 2600),
+        8,
+        "part_time",
+    ),
+    (
+        "餐厅服务员",
+        "乐陵枣乡人家酒楼",
+        "服务",
+        "乐陵市",
+        (3500, 4500),
+        6,
+        "full_time",
+    ),
+    (
+        "厨师",
+        "德州扒鸡总店",
+        "服务",
+        "德城区",
+        (6000, 9000),
+        3,
+        "full_time",
+    ),
+    (
+        "保安",
+        "乐陵市城市物业服务中心",
+        "服务",
+        "乐陵市",
+        (3000, 3800),
+        10,
+        "full_time",
+    ),
+    (
+        "保洁员",
+        "德州市环卫服务公司",
+        "服务",
+        "德城区",
+        (2800, 3500),
+        20,
+        "full_time",
+    ),
+    (
+        "建筑木工",
+        "乐陵市第二建筑公司",
+        "建筑",
+        "乐陵市",
+        (7000, 10000),
+        12,
+        "full_time",
+    ),
+    (
+        "钢筋工",
+        "德州城建集团",
+        "建筑",
+        "德城区",
+        (7000, 9500),
+        15,
+        "full_time",
+    ),
+    (
+        "装修水电工",
+        "乐陵美家装饰",
+        "建筑",
+        "乐陵市",
+        (6000, 9000),
+        4,
+        "full_time",
+    ),
+    (
+        "电商客服",
+        "乐陵小枣电商产业园",
+        "服务",
+        "乐陵市",
+        (3500, 5000),
+        10,
+        "full_time",
+    ),
+    (
+        "直播带货助理（兼职）",
+        "乐陵农产品直播基地",
+        "服务",
+        "乐陵市",
+        (2000, 4000),
+        5,
+        "part_time",
+    ),
+    (
+        "农机驾驶员（季节工）",
+        "乐陵市农机合作社",
+        "零工",
+        "乐陵市",
+        (6000, 8000),
+        6,
+        "gig",
+    ),
+];
+
+/// 33 published postings of 乐陵市总工会's spring job fair, valid for 45 days.
+fn seed_jobs(conn: &mut DbConn, clock: &dyn Clock, seeded: &mut Seeded) -> QueryResult<()> {
+    use crate::jobs::store as jobs;
+    use diesel::prelude::*;
+    let (Some(org), Some(admin)) = (
+        org_by_name(conn, None, "乐陵市总工会")?,
+        store::user_by_username(conn, DEMO_ADMIN_USERNAME)?,
+    ) else {
+        return Ok(());
+    };
+    let exists: bool = diesel::select(diesel::dsl::exists(
+        crate::db::schema::job_postings::table
+            .filter(crate::db::schema::job_postings::org_id.eq(org.id)),
+    ))
+    .get_result(conn)?;
+    if exists {
+        return Ok(());
+    }
+    let now = clock.now_naive();
+    for (i, (title, employer, category, district, (min, max), headcount, kind)) in
+        JOBS.iter().enumerate()
+    {
+        let kind = match *kind {
+            "gig" => "gig",
+            "part_time" => "part_time",
+            _ => "full_time",
+        };
+        let posting = jobs::insert_posting(
+            conn,
+            &jobs::NewPosting {
+                org_id: org.id,
+                title: (*title).to_owned(),
+                employer: (*employer).to_owned(),
+                category: (*category).to_owned(),
+                district: (*district).to_owned(),
+                address: format!("{district}{employer}"),
+                lat: None,
+                lng: None,
+                salary_min: *min,
+                salary_max: *max,
+                headcount: *headcount,
+                employment_type: kind,
+                description: "春风行动专场岗位，签订劳动合同，依法缴纳社会保险。".to_owned(),
+                contact_phone: format!("0534-62{:05}", 10_000 + i),
+                valid_until: now + chrono::TimeDelta::days(45),
+                status: "draft",
+                created_by: admin.id,
+                created_at: now,
+            },
+        )?;
+        // Spread publication over the last hours so "newest" has an order.
+        jobs::publish(
+            conn,
+            posting.id,
+            now + chrono::TimeDelta::days(45),
+            now - chrono::TimeDelta::minutes(i as i64 * 7),
+        )?;
+        seeded.jobs_created += 1;
+    }
+    Ok(())
 }
 
 const READING_TITLE: &str = "书香工汇·21 天读书打卡";

@@ -358,6 +358,7 @@ async fn demo_seed_is_idempotent() {
             && first.members_created >= 6
             && first.quiz_created
             && first.reading_created
+            && first.jobs_created >= 30
     );
     let second = seed(&app).await;
     assert_eq!(
@@ -366,10 +367,18 @@ async fn demo_seed_is_idempotent() {
             second.admin_created,
             second.members_created,
             second.quiz_created,
-            second.reading_created
+            second.reading_created,
+            second.jobs_created
         ),
-        (0, false, 0, false, false)
+        (0, false, 0, false, false, 0)
     );
+    let jobs: Value = app
+        .get("/api/v1/job-postings?limit=100", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(jobs["items"].as_array().unwrap().len() >= 30);
     let campaigns: Value = app
         .get("/api/v1/reading-campaigns", None)
         .await
