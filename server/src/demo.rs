@@ -71,6 +71,7 @@ pub struct Seeded {
     pub quiz_created: bool,
     pub reading_created: bool,
     pub jobs_created: usize,
+    pub activities_created: usize,
 }
 
 fn ensure_org(
@@ -123,7 +124,87 @@ pub fn seed(conn: &mut DbConn, clock: &dyn Clock, crypto: &DataKeys) -> QueryRes
     seed_quiz(conn, clock, &mut seeded)?;
     seed_reading(conn, clock, &mut seeded)?;
     seed_jobs(conn, clock, &mut seeded)?;
+    seed_volunteering(conn, clock, &mut seeded)?;
     Ok(seeded)
+}
+
+/// (title, address, days from seeding, capacity)
+const ACTIVITIES: &[(&str, &str, i64, i32)] = &[
+    ("文明交通劝导志愿服务", "乐陵市人民广场路口", -20, 12),
+    ("工人文化宫图书整理", "乐陵市工人文化宫", -12, 8),
+    ("敬老院慰问演出", "乐陵市社会福利中心", -5, 20),
+    ("户外劳动者驿站清洁日", "乐陵市城区户外劳动者服务站", 3, 10),
+    ("金丝小枣采摘助农", "乐陵市朱集镇枣林", 9, 30),
+];
+
+/// Activities of 乐陵市总工会 (three past, with the demo members' credited hours; two upcoming).
+fn seed_volunteering(conn: &mut DbConn, clock: &dyn Clock, seeded: &mut Seeded) -> QueryResult<()> {
+    use crate::volunteering::store as vol;
+    let (Some(org), Some(admin)) = (
+        org_by_name(conn, None, "乐陵市总工会")?,
+        store::user_by_username(conn, DEMO_ADMIN_USERNAME)?,
+    ) else {
+        return Ok(());
+    };
+    let now = clock.now_naive();
+    if !vol::list(conn, vol::When::Past, now, None, 1)?.is_empty()
+        || !vol::list(conn, vol::When::Upcoming, now, None, 1)?.is_empty()
+    {
+        return Ok(());
+    }
+    // 乐陵市工人文化宫, GCJ-02.
+    let (lat, lng) = (37.7297, 117.2317);
+    for (title, address, days, capacity) in ACTIVITIES {
+        let starts = (now + chrono::TimeDelta::days(*days))
+            .date()
+            .and_hms_opt(1, 0, 0)
+            .unwrap_or(now);
+        let activity = vol::insert_activity(
+            conn,
+            &vol::NewActivity {
+                org_id: org.id,
+                title: (*title).to_owned(),
+                description: "乐陵市总工会职工志愿服务队活动，请按时签到签退。".to_owned(),
+                address: (*address).to_owned(),
+                lat,
+                lng,
+                starts_at: starts,
+                ends_at: starts + chrono::TimeDelta::hours(3),
+                capacity: *capacity,
+                signup_deadline: starts - chrono::TimeDelta::hours(12),
+                code_secret: hex::encode(rand::random::<[u8; 16]>()),
+                created_by: admin.id,
+                created_at: now,
+            },
+        )?;
+        if *days >= 0 {
+            continue;
+        }
+        for (i, (_, _, suffix, ..)) in MEMBERS.iter().enumerate().take(6) {
+            let Some(user) = store::id_by_phone(conn, &format!("1990000{suffix}"))? else {
+                continue;
+            };
+            vol::sign_up(
+                conn,
+                activity.id,
+                UserId(user),
+                false,
+                starts - chrono::TimeDelta::days(1),
+            )?;
+            let minutes = 180 - (i as i32 % 3) * 20;
+            vol::correct(
+                conn,
+                activity.id,
+                UserId(user),
+                minutes,
+                "组织者按签到记录认定",
+                UserId(admin.id),
+                starts + chrono::TimeDelta::hours(3),
+            )?;
+        }
+    }
+    seeded.activities_created = ACTIVITIES.len();
+    Ok(())
 }
 
 /// (title, employer, category, district, salary range, headcount, type)

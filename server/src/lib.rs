@@ -27,6 +27,7 @@ pub mod reading;
 pub mod routes;
 pub mod telemetry;
 pub mod users;
+pub mod volunteering;
 
 use std::net::TcpListener;
 use std::sync::Arc;

@@ -21,6 +21,7 @@ use utoipa::{Modify, OpenApi};
         (name = "quizzes", description = "Quiz campaigns (答题) and leaderboards"),
         (name = "reading", description = "Reading check-ins (读书打卡)"),
         (name = "jobs", description = "Job postings and applications (春送岗位)"),
+        (name = "volunteering", description = "Volunteer activities and hours (志愿服务)"),
     )
 )]
 pub struct ApiDoc;

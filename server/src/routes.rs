@@ -25,4 +25,5 @@ pub fn api_scope() -> scope::Scope<
         .configure(crate::quizzes::routes)
         .configure(crate::reading::routes)
         .configure(crate::jobs::routes)
+        .configure(crate::volunteering::routes)
 }

@@ -338,6 +338,64 @@ diesel::joinable!(job_application_events -> job_applications (application_id));
 diesel::joinable!(job_postings -> orgs (org_id));
 diesel::joinable!(job_bookmarks -> job_postings (posting_id));
 
+diesel::table! {
+    volunteer_activities (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        title -> Text,
+        description -> Text,
+        address -> Text,
+        lat -> Double,
+        lng -> Double,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        capacity -> Integer,
+        confirmed -> Integer,
+        signup_deadline -> Timestamp,
+        code_secret -> Text,
+        created_by -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    volunteer_signups (id) {
+        id -> BigInt,
+        activity_id -> BigInt,
+        user_id -> BigInt,
+        status -> Text,
+        queued_at -> Timestamp,
+        checkin_at -> Nullable<Timestamp>,
+        checkout_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    volunteer_hours (id) {
+        id -> BigInt,
+        activity_id -> BigInt,
+        user_id -> BigInt,
+        minutes -> Integer,
+        kind -> Text,
+        note -> Text,
+        actor_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    volunteer_certificates (code) {
+        code -> Text,
+        user_id -> BigInt,
+        total_minutes -> Integer,
+        issued_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(volunteer_signups -> volunteer_activities (activity_id));
+diesel::joinable!(volunteer_hours -> volunteer_activities (activity_id));
+diesel::joinable!(volunteer_activities -> orgs (org_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     orgs,
     users,
@@ -362,4 +420,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     job_applications,
     job_application_events,
     job_bookmarks,
+    volunteer_activities,
+    volunteer_signups,
+    volunteer_hours,
+    volunteer_certificates,
 );

@@ -18,3 +18,4 @@ mod orgs;
 mod quizzes;
 mod reading;
 mod system;
+mod volunteering;

@@ -359,6 +359,7 @@ async fn demo_seed_is_idempotent() {
             && first.quiz_created
             && first.reading_created
             && first.jobs_created >= 30
+            && first.activities_created >= 5
     );
     let second = seed(&app).await;
     assert_eq!(
@@ -368,10 +369,18 @@ async fn demo_seed_is_idempotent() {
             second.members_created,
             second.quiz_created,
             second.reading_created,
-            second.jobs_created
+            second.jobs_created,
+            second.activities_created
         ),
-        (0, false, 0, false, false, 0)
+        (0, false, 0, false, false, 0, 0)
     );
+    let upcoming: Value = app
+        .get("/api/v1/volunteer-activities?status=upcoming", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(upcoming["items"].as_array().unwrap().len(), 2);
     let jobs: Value = app
         .get("/api/v1/job-postings?limit=100", None)
         .await
