@@ -196,6 +196,14 @@ pub struct Coord {
     pub lng: f64,
 }
 
+/// A point as a client sends it, in the datum named by the request's `coord`.
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LatLng {
+    pub lat: f64,
+    pub lng: f64,
+}
+
 /// The datum a client sent a point in (`coord=wgs84` for raw GPS).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]

@@ -163,6 +163,15 @@ impl ApiError {
         }
     }
 
+    /// 400 for one bad query parameter, named.
+    pub fn invalid_query(field: impl Into<Cow<'static, str>>, message: Text) -> Self {
+        ApiError::BadRequest {
+            code: "request.invalid_query",
+            detail: Text::new("查询参数有误", "Invalid query parameters"),
+            errors: vec![FieldError::new(field, message)],
+        }
+    }
+
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         ApiError::Internal(cause.to_string())
     }

@@ -107,6 +107,20 @@ pub fn require_role(
     }
 }
 
+/// As [`require_role`], for one object of that org: outside the caller's subtree the object
+/// does not exist for them (404, never 403, so ids reveal nothing).
+pub fn require_role_or_hide(
+    conn: &mut DbConn,
+    user: UserId,
+    org: OrgId,
+    role: Role,
+) -> Result<(), ApiError> {
+    match require_role(conn, user, org, role) {
+        Err(ApiError::Forbidden { .. }) => Err(ApiError::NotFound),
+        other => other,
+    }
+}
+
 pub fn require_platform_admin(conn: &mut DbConn, user: UserId) -> Result<(), ApiError> {
     if rules::is_platform_admin(&grants_of(conn, user)?) {
         Ok(())

@@ -297,11 +297,8 @@ fn enrollment_for_staff(
     role: Role,
 ) -> ApiResult<Enrollment> {
     let e = store::enrollment(conn, id)?;
-    match auth::require_role(conn, user, OrgId(e.org_id), role) {
-        Ok(()) => Ok(e),
-        Err(ApiError::Forbidden { .. }) => Err(ApiError::NotFound),
-        Err(other) => Err(other),
-    }
+    auth::require_role_or_hide(conn, user, OrgId(e.org_id), role)?;
+    Ok(e)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -770,17 +767,13 @@ pub async fn list_transfers(
         .as_deref()
         .is_some_and(|s| !matches!(s, "pending" | "approved" | "rejected"))
     {
-        return Err(ApiError::BadRequest {
-            code: "request.invalid_query",
-            detail: Text::new("查询参数有误", "Invalid query parameters"),
-            errors: vec![FieldError::new(
-                "status",
-                Text::new(
-                    "status 取值无效",
-                    "status must be pending, approved or rejected",
-                ),
-            )],
-        });
+        return Err(ApiError::invalid_query(
+            "status",
+            Text::new(
+                "status 取值无效",
+                "status must be pending, approved or rejected",
+            ),
+        ));
     }
     let org = OrgId(q.org_id);
     let rows = state
@@ -812,11 +805,7 @@ async fn decide_transfer(
         .db
         .run(move |c| -> ApiResult<TransferView> {
             let t = store::transfer(c, id)?;
-            match auth::require_role(c, user.id, OrgId(t.to_org_id), Role::OrgAdmin) {
-                Ok(()) => {}
-                Err(ApiError::Forbidden { .. }) => return Err(ApiError::NotFound),
-                Err(other) => return Err(other),
-            }
+            auth::require_role_or_hide(c, user.id, OrgId(t.to_org_id), Role::OrgAdmin)?;
             let decided =
                 match store::decide_transfer(c, &t, approve, reason.as_deref(), user.id, now) {
                     Ok(decided) => decided,

@@ -79,18 +79,8 @@ fn posting_view(p: Posting, reveal_phone: bool, now: NaiveDateTime) -> PostingVi
 
 fn posting_for_staff(conn: &mut DbConn, user: UserId, id: i64) -> ApiResult<Posting> {
     let p = store::posting(conn, id)?;
-    match auth::require_role(conn, user, OrgId(p.org_id), Role::Organizer) {
-        Ok(()) => Ok(p),
-        Err(ApiError::Forbidden { .. }) => Err(ApiError::NotFound),
-        Err(other) => Err(other),
-    }
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LocationInput {
-    pub lat: f64,
-    pub lng: f64,
+    auth::require_role_or_hide(conn, user, OrgId(p.org_id), Role::Organizer)?;
+    Ok(p)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -102,7 +92,7 @@ pub struct CreatePosting {
     pub category: String,
     pub district: String,
     pub address: String,
-    pub location: Option<LocationInput>,
+    pub location: Option<crate::domain::LatLng>,
     /// Datum of `location`: `gcj02` (default) or `wgs84`.
     #[serde(default)]
     pub coord: Datum,
@@ -316,14 +306,6 @@ pub struct SearchQuery {
     pub cursor: Option<String>,
 }
 
-fn bad_query(field: &'static str, zh: &'static str, en: &'static str) -> ApiError {
-    ApiError::BadRequest {
-        code: "request.invalid_query",
-        detail: Text::new("查询参数有误", "Invalid query parameters"),
-        errors: vec![FieldError::new(field, Text::new(zh, en))],
-    }
-}
-
 /// Published, unexpired postings.
 #[utoipa::path(tag = "jobs", params(SearchQuery), responses((status = 200, body = Paged<PostingView>), (status = 400)))]
 #[get("/job-postings")]
@@ -336,10 +318,12 @@ pub async fn search_postings(
         "newest" => (Sort::Newest, "newest"),
         "salary" => (Sort::Salary, "salary"),
         _ => {
-            return Err(bad_query(
+            return Err(ApiError::invalid_query(
                 "sort",
-                "sort 应为 newest 或 salary",
-                "sort must be newest or salary",
+                Text::new(
+                    "sort 应为 newest 或 salary",
+                    "sort must be newest or salary",
+                ),
             ));
         }
     };
@@ -347,7 +331,10 @@ pub async fn search_postings(
     let after = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
         None => None,
         Some(raw) => Some(Cursor::decode(raw, sort_name).ok_or_else(|| {
-            bad_query("cursor", "cursor 无效", "cursor is not valid for this sort")
+            ApiError::invalid_query(
+                "cursor",
+                Text::new("cursor 无效", "cursor is not valid for this sort"),
+            )
         })?),
     };
     let clean = |s: Option<String>| s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());

@@ -11,7 +11,7 @@ use crate::auth::store::{self as users, NewRole};
 use crate::auth::{self, AuthUser, Role};
 use crate::db::is_unique_violation;
 use crate::domain::{Fields, OrgId, UserId, text_field};
-use crate::error::{ApiError, ApiResult, FieldError, Text};
+use crate::error::{ApiError, ApiResult, Text};
 use crate::http::{Json, Page, Paged, Query};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -65,14 +65,10 @@ pub async fn list_orgs(
     let page = Page::parse(limit, cursor.as_deref())?;
     let q = q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty());
     if q.as_ref().is_some_and(|q| q.chars().count() > 60) {
-        return Err(ApiError::BadRequest {
-            code: "request.invalid_query",
-            detail: Text::new("查询参数有误", "Invalid query parameters"),
-            errors: vec![FieldError::new(
-                "q",
-                Text::new("搜索词过长", "q is too long"),
-            )],
-        });
+        return Err(ApiError::invalid_query(
+            "q",
+            Text::new("搜索词过长", "q is too long"),
+        ));
     }
     let filter = OrgFilter {
         q,

@@ -94,11 +94,8 @@ fn quiz_view(q: Quiz, now: DateTime<Utc>) -> QuizView {
 /// Loads a quiz for its organizers: 404 outside their subtree.
 fn quiz_for_staff(conn: &mut DbConn, user: UserId, id: i64) -> ApiResult<Quiz> {
     let quiz = store::quiz(conn, id)?;
-    match auth::require_role(conn, user, OrgId(quiz.org_id), Role::Organizer) {
-        Ok(()) => Ok(quiz),
-        Err(ApiError::Forbidden { .. }) => Err(ApiError::NotFound),
-        Err(other) => Err(other),
-    }
+    auth::require_role_or_hide(conn, user, OrgId(quiz.org_id), Role::Organizer)?;
+    Ok(quiz)
 }
 
 /// Loads a published quiz for members (drafts do not exist for them).
@@ -434,17 +431,13 @@ pub async fn list_quizzes(
         "upcoming" => Listing::Upcoming,
         "ended" => Listing::Ended,
         _ => {
-            return Err(ApiError::BadRequest {
-                code: "request.invalid_query",
-                detail: Text::new("查询参数有误", "Invalid query parameters"),
-                errors: vec![FieldError::new(
-                    "status",
-                    Text::new(
-                        "status 应为 active、upcoming 或 ended",
-                        "status must be active, upcoming or ended",
-                    ),
-                )],
-            });
+            return Err(ApiError::invalid_query(
+                "status",
+                Text::new(
+                    "status 应为 active、upcoming 或 ended",
+                    "status must be active, upcoming or ended",
+                ),
+            ));
         }
     };
     let now = state.clock.now();

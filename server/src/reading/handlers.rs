@@ -702,11 +702,8 @@ pub struct CampaignStats {
 
 fn campaign_for_staff(conn: &mut DbConn, user: UserId, id: i64) -> ApiResult<Campaign> {
     let campaign = store::campaign(conn, id)?;
-    match auth::require_role(conn, user, OrgId(campaign.org_id), Role::Organizer) {
-        Ok(()) => Ok(campaign),
-        Err(ApiError::Forbidden { .. }) => Err(ApiError::NotFound),
-        Err(other) => Err(other),
-    }
+    auth::require_role_or_hide(conn, user, OrgId(campaign.org_id), Role::Organizer)?;
+    Ok(campaign)
 }
 
 /// Per-day check-ins, participants and finishers (organizers).

@@ -66,18 +66,8 @@ fn view(a: Activity) -> ActivityView {
 
 fn activity_for_staff(conn: &mut DbConn, user: UserId, id: i64) -> ApiResult<Activity> {
     let a = store::activity(conn, id)?;
-    match auth::require_role(conn, user, OrgId(a.org_id), Role::Organizer) {
-        Ok(()) => Ok(a),
-        Err(ApiError::Forbidden { .. }) => Err(ApiError::NotFound),
-        Err(other) => Err(other),
-    }
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LocationInput {
-    pub lat: f64,
-    pub lng: f64,
+    auth::require_role_or_hide(conn, user, OrgId(a.org_id), Role::Organizer)?;
+    Ok(a)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -88,7 +78,7 @@ pub struct CreateActivity {
     #[serde(default)]
     pub description: String,
     pub address: String,
-    pub location: LocationInput,
+    pub location: crate::domain::LatLng,
     /// `gcj02` (default) or `wgs84`.
     #[serde(default)]
     pub coord: Datum,
@@ -210,17 +200,13 @@ pub async fn list_activities(
         "ongoing" => When::Ongoing,
         "past" => When::Past,
         _ => {
-            return Err(ApiError::BadRequest {
-                code: "request.invalid_query",
-                detail: Text::new("查询参数有误", "Invalid query parameters"),
-                errors: vec![FieldError::new(
-                    "status",
-                    Text::new(
-                        "status 应为 upcoming、ongoing 或 past",
-                        "status must be upcoming, ongoing or past",
-                    ),
-                )],
-            });
+            return Err(ApiError::invalid_query(
+                "status",
+                Text::new(
+                    "status 应为 upcoming、ongoing 或 past",
+                    "status must be upcoming, ongoing or past",
+                ),
+            ));
         }
     };
     let now = state.clock.now_naive();
@@ -380,7 +366,7 @@ pub async fn checkin_code(
 pub struct Presence {
     /// The code shown on site.
     pub code: String,
-    pub location: LocationInput,
+    pub location: crate::domain::LatLng,
     #[serde(default)]
     pub coord: Datum,
 }
