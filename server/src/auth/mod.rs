@@ -121,6 +121,24 @@ pub fn require_role_or_hide(
     }
 }
 
+/// As [`require_role`] for an org the request names in `field`: an org that does not
+/// exist is that field's validation error (422), not a 404 of the whole request.
+pub fn require_role_for_field(
+    conn: &mut DbConn,
+    user: UserId,
+    org: OrgId,
+    role: Role,
+    field: &'static str,
+) -> Result<(), ApiError> {
+    match require_role(conn, user, org, role) {
+        Err(ApiError::NotFound) => Err(ApiError::validation(
+            field,
+            Text::new("工会组织不存在", "The union organization does not exist"),
+        )),
+        other => other,
+    }
+}
+
 pub fn require_platform_admin(conn: &mut DbConn, user: UserId) -> Result<(), ApiError> {
     if rules::is_platform_admin(&grants_of(conn, user)?) {
         Ok(())

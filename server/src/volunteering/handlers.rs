@@ -162,15 +162,7 @@ pub async fn create_activity(
     let a = state
         .db
         .run(move |c| -> ApiResult<Activity> {
-            match auth::require_role(c, user.id, OrgId(new.org_id), Role::Organizer) {
-                Err(ApiError::NotFound) => {
-                    return Err(ApiError::validation(
-                        "org_id",
-                        Text::new("工会组织不存在", "The union organization does not exist"),
-                    ));
-                }
-                other => other?,
-            }
+            auth::require_role_for_field(c, user.id, OrgId(new.org_id), Role::Organizer, "org_id")?;
             Ok(store::insert_activity(c, &new)?)
         })
         .await?;
