@@ -95,6 +95,11 @@ pub struct Config {
     /// Outbound HTTP timeout (WeChat, SMS), seconds.
     pub upstream_timeout_secs: u64,
     pub workers: Option<usize>,
+    /// How often the server checks open draw campaigns' hot-store gates against SQL and
+    /// repairs them, seconds (0: never; `huigong reconcile` still works).
+    pub draw_reconcile_secs: u64,
+    /// Serve `/api/v1/_bench/*`, the ceiling endpoints the load tests measure against.
+    pub bench_endpoints: bool,
 }
 
 impl Default for Config {
@@ -127,6 +132,8 @@ impl Default for Config {
             log_format: LogFormat::Text,
             upstream_timeout_secs: 5,
             workers: None,
+            draw_reconcile_secs: 300,
+            bench_endpoints: false,
         }
     }
 }

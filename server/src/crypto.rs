@@ -11,6 +11,7 @@ use sha2::Sha256;
 
 /// The data key of this process and the keys derived from it for each purpose, so that
 /// one secret never serves two uses.
+#[derive(Clone)]
 pub struct DataKeys {
     version: i32,
     cipher: Aes256Gcm,

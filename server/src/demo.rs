@@ -699,6 +699,23 @@ fn seed_quiz(conn: &mut DbConn, clock: &dyn Clock, seeded: &mut Seeded) -> Query
         },
     )?;
     crate::quizzes::store::add_questions(conn, quiz.id, &crate::demo_quiz::questions(), now)?;
+    use crate::draws::rules::{NewPrize, PrizeKind};
+    // 1% + 5% + 20% + 30%: 56% of draws win something, the rest is 谢谢参与.
+    for (name, kind, quantity, probability_ppm, max_per_user) in [
+        ("工会定制保温杯", PrizeKind::Physical, 50, 10_000, 1),
+        ("电影兑换券", PrizeKind::Voucher, 200, 50_000, 1),
+        ("话费券 10 元", PrizeKind::Voucher, 500, 200_000, 2),
+        ("惠工积分 50", PrizeKind::Points, 5_000, 300_000, 10),
+    ] {
+        let prize = NewPrize {
+            name: name.to_owned(),
+            kind,
+            quantity,
+            probability_ppm,
+            max_per_user,
+        };
+        crate::draws::store::insert_prize(conn, quiz.id, &prize, now)?;
+    }
     crate::quizzes::store::publish(conn, quiz.id, now)?;
     seeded.quiz_created = true;
     Ok(())

@@ -160,6 +160,20 @@ async fn guard(
     Ok(ServiceResponse::new(http_req, response))
 }
 
+/// The request's key, validated (handlers behind [`required`] that store it in SQL).
+pub fn key_of(req: &actix_web::HttpRequest) -> Result<String, ApiError> {
+    match req.headers().get(HEADER) {
+        Some(value) => parse_key(value),
+        None => Err(ApiError::bad_request(
+            "idempotency.key_required",
+            Text::new(
+                "此操作需要 Idempotency-Key 请求头",
+                "This request needs an Idempotency-Key header",
+            ),
+        )),
+    }
+}
+
 fn parse_key(value: &HeaderValue) -> Result<String, ApiError> {
     let key = value
         .to_str()

@@ -11,6 +11,7 @@ pub mod db;
 pub mod demo;
 mod demo_quiz;
 pub mod domain;
+pub mod draws;
 pub mod enrollment;
 pub mod error;
 pub mod hot;
@@ -22,6 +23,7 @@ pub mod openapi;
 pub mod ops;
 pub mod orgs;
 pub mod quizzes;
+pub mod raffles;
 pub mod ratelimit;
 pub mod reading;
 pub mod routes;
@@ -62,6 +64,8 @@ pub struct AppState {
     pub sms: SmsSender,
     pub crypto: DataKeys,
     pub metrics: Arc<Metrics>,
+    /// The draw hot path: gate, group committer, campaign cache.
+    pub draws: Arc<draws::DrawEngine>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -193,6 +197,7 @@ impl AppState {
             config.wechat_secret.clone(),
         );
         let sms = SmsSender::from_config(&config, http);
+        let draws = draws::DrawEngine::start(db.clone());
         Ok(AppState {
             keys: Keys::new(config.redis_prefix.clone()),
             config: Arc::new(config),
@@ -204,6 +209,7 @@ impl AppState {
             sms,
             crypto: DataKeys::new(&data_key, config_version),
             metrics: Arc::new(Metrics::new()),
+            draws,
         })
     }
 }
@@ -255,6 +261,10 @@ impl Application {
         .shutdown_timeout(30);
         if let Some(workers) = workers {
             server = server.workers(workers);
+        }
+        if state.config.draw_reconcile_secs > 0 {
+            let every = Duration::from_secs(state.config.draw_reconcile_secs);
+            tokio::spawn(draws::engine::reconcile_every(state.clone(), every));
         }
         Ok(Application {
             server: server.run(),

@@ -42,6 +42,40 @@ enum Command {
     SeedDemo,
     /// Print the OpenAPI document.
     Openapi,
+    /// Check prize ledgers in SQL and the draw gates in Redis against them; repair the gates.
+    Reconcile {
+        /// One campaign (default: every campaign still open for draws).
+        #[arg(long)]
+        quiz: Option<i64>,
+        /// Draws may be in flight in running servers: a difference counts only when it is
+        /// unchanged after this many seconds.
+        #[arg(long, default_value_t = 5)]
+        settle_secs: u64,
+    },
+    /// Verifiable raffles.
+    Raffle {
+        #[command(subcommand)]
+        command: RaffleCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RaffleCommand {
+    /// Recompute a raffle's winners from its revealed seed and published pool.
+    Verify {
+        /// The revealed seed (64 hex characters).
+        #[arg(long)]
+        seed: String,
+        /// The pool: user ids, one per line (`GET /api/v1/raffles/{id}/pool`).
+        #[arg(long)]
+        pool_file: std::path::PathBuf,
+        /// How many winners the raffle draws.
+        #[arg(long)]
+        winners: usize,
+        /// The commitment published before the draw, to check the seed against.
+        #[arg(long)]
+        commitment: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -134,6 +168,92 @@ async fn run(command: Command, config: Config) -> Result<(), Error> {
         }
         Command::SeedDemo => seed_demo(&config)?,
         Command::Openapi => print!("{}", openapi::spec_json()),
+        Command::Reconcile { quiz, settle_secs } => reconcile(&config, quiz, settle_secs).await?,
+        Command::Raffle {
+            command:
+                RaffleCommand::Verify {
+                    seed,
+                    pool_file,
+                    winners,
+                    commitment,
+                },
+        } => verify_raffle(&seed, &pool_file, winners, commitment.as_deref())?,
+    }
+    Ok(())
+}
+
+async fn reconcile(config: &Config, quiz: Option<i64>, settle_secs: u64) -> Result<(), Error> {
+    use huigong::draws::{self, store};
+    use huigong::hot::{HotStore, Keys, MemoryStore, RedisStore};
+    let db = open_db(config)?;
+    let hot: Box<dyn HotStore> = match &config.redis_url {
+        Some(url) => Box::new(RedisStore::connect(url).await?),
+        None => {
+            eprintln!(
+                "no HUIGONG_REDIS_URL: the in-process gates live inside the server (it reconciles them itself); checking SQL ledgers only"
+            );
+            Box::new(MemoryStore::new())
+        }
+    };
+    let keys = Keys::new(config.redis_prefix.clone());
+    let quizzes = match quiz {
+        Some(q) => vec![q],
+        None => {
+            let since = (SystemClock.now() - draws::engine::DRAW_GRACE).naive_utc();
+            let mut conn = db.get()?;
+            store::drawable_quizzes(&mut conn, since)?
+        }
+    };
+    let mut broken = false;
+    for q in quizzes {
+        let report = draws::reconcile(
+            &db,
+            hot.as_ref(),
+            &keys,
+            q,
+            Some(std::time::Duration::from_secs(settle_secs)),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        broken |= !report.ledger_errors.is_empty();
+        println!("{}", serde_json::to_string(&report)?);
+    }
+    if broken {
+        return Err("a prize ledger does not add up (quantity != remaining + wins)".into());
+    }
+    Ok(())
+}
+
+fn verify_raffle(
+    seed: &str,
+    pool_file: &std::path::Path,
+    winners: usize,
+    commitment: Option<&str>,
+) -> Result<(), Error> {
+    use huigong::raffles::rules;
+    let seed = rules::parse_seed(seed).ok_or("--seed must be 64 hex characters")?;
+    if let Some(expected) = commitment {
+        if !rules::commitment(&seed).eq_ignore_ascii_case(expected.trim()) {
+            return Err("the seed does not match the commitment".into());
+        }
+        println!("commitment: ok");
+    }
+    let mut pool = Vec::new();
+    for (n, line) in std::fs::read_to_string(pool_file)?.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        pool.push(
+            line.parse::<i64>()
+                .map_err(|_| format!("{}: line {}: not a user id", pool_file.display(), n + 1))?,
+        );
+    }
+    let pool = rules::normalize_pool(pool);
+    println!("pool size: {}", pool.len());
+    println!("pool digest: {}", hex::encode(rules::pool_digest(&pool)));
+    for (place, user) in (1..).zip(rules::winners(&seed, &pool, winners)) {
+        println!("{place}\t{user}");
     }
     Ok(())
 }

@@ -19,6 +19,8 @@ use utoipa::{Modify, OpenApi};
         (name = "orgs", description = "Union organizations and staff roles"),
         (name = "enrollment", description = "Enrollment (入会), member cards, transfers"),
         (name = "quizzes", description = "Quiz campaigns (答题) and leaderboards"),
+        (name = "draws", description = "Prize draws (抽奖): odds, draws, wins, redemption"),
+        (name = "raffles", description = "Verifiable raffles (公开抽签)"),
         (name = "reading", description = "Reading check-ins (读书打卡)"),
         (name = "jobs", description = "Job postings and applications (春送岗位)"),
         (name = "volunteering", description = "Volunteer activities and hours (志愿服务)"),

@@ -23,6 +23,8 @@ pub fn api_scope() -> scope::Scope<
         .configure(crate::orgs::routes)
         .configure(crate::enrollment::routes)
         .configure(crate::quizzes::routes)
+        .configure(crate::draws::routes)
+        .configure(crate::raffles::routes)
         .configure(crate::reading::routes)
         .configure(crate::jobs::routes)
         .configure(crate::volunteering::routes)

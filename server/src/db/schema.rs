@@ -392,6 +392,87 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    prizes (id) {
+        id -> BigInt,
+        quiz_id -> BigInt,
+        name -> Text,
+        kind -> Text,
+        quantity -> Integer,
+        remaining -> Integer,
+        probability_ppm -> Integer,
+        max_per_user -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    draws (id) {
+        id -> BigInt,
+        quiz_id -> BigInt,
+        user_id -> BigInt,
+        idempotency_key -> Text,
+        picked_prize_id -> Nullable<BigInt>,
+        prize_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    prize_wins (id) {
+        id -> BigInt,
+        draw_id -> BigInt,
+        quiz_id -> BigInt,
+        prize_id -> BigInt,
+        user_id -> BigInt,
+        redemption_code -> Text,
+        won_at -> Timestamp,
+        redeemed_at -> Nullable<Timestamp>,
+        redeemed_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    raffles (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        title -> Text,
+        pool_kind -> Text,
+        pool_ref_id -> BigInt,
+        min_minutes -> Integer,
+        winners -> Integer,
+        draw_at -> Timestamp,
+        seed_sealed -> Text,
+        seed_commitment -> Text,
+        status -> Text,
+        seed -> Nullable<Text>,
+        pool_size -> Nullable<Integer>,
+        pool_digest -> Nullable<Text>,
+        drawn_at -> Nullable<Timestamp>,
+        created_by -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    raffle_entries (raffle_id, user_id) {
+        raffle_id -> BigInt,
+        user_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    raffle_winners (raffle_id, place) {
+        raffle_id -> BigInt,
+        place -> Integer,
+        user_id -> BigInt,
+    }
+}
+
+diesel::joinable!(prize_wins -> prizes (prize_id));
+diesel::joinable!(prize_wins -> quizzes (quiz_id));
+diesel::joinable!(raffle_winners -> raffles (raffle_id));
+
 diesel::joinable!(volunteer_signups -> volunteer_activities (activity_id));
 diesel::joinable!(volunteer_hours -> volunteer_activities (activity_id));
 diesel::joinable!(volunteer_activities -> orgs (org_id));
@@ -424,4 +505,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     volunteer_signups,
     volunteer_hours,
     volunteer_certificates,
+    prizes,
+    draws,
+    prize_wins,
+    raffles,
+    raffle_entries,
+    raffle_winners,
 );

@@ -6,7 +6,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::{HotError, HotStore, Ranked, Take};
+use super::gate_fields as gf;
+use super::{Gate, GatePick, HotError, HotStore, Ranked, Spend, Take};
 
 /// Expired keys nobody reads again are swept after this many writes, or after as many
 /// writes as there are keys when that is more, so sweeping costs O(1) per write amortized.
@@ -34,6 +35,7 @@ enum Value {
     Str(String),
     Int(i64),
     ZSet(ZSet),
+    Hash(HashMap<String, i64>),
 }
 
 #[derive(Default)]
@@ -78,7 +80,7 @@ impl HotStore for MemoryStore {
             None => Ok(None),
             Some(Value::Str(s)) => Ok(Some(s.clone())),
             Some(Value::Int(n)) => Ok(Some(n.to_string())),
-            Some(Value::ZSet(_)) => Err(wrong_type(key)),
+            Some(Value::ZSet(_) | Value::Hash(_)) => Err(wrong_type(key)),
         }
     }
 
@@ -123,7 +125,7 @@ impl HotStore for MemoryStore {
             None => false,
             Some(Value::Str(s)) => s == value,
             Some(Value::Int(n)) => n.to_string() == value,
-            Some(Value::ZSet(_)) => return Err(wrong_type(key)),
+            Some(Value::ZSet(_) | Value::Hash(_)) => return Err(wrong_type(key)),
         };
         if equal {
             inner.map.remove(key);
@@ -252,6 +254,125 @@ impl HotStore for MemoryStore {
         let zset = inner.zset(key, Instant::now())?;
         Ok(zset.map_or(0, |z| z.scores.len() as u64))
     }
+    async fn gate_build(&self, key: &str, stock: &[(i64, i64)]) -> Result<(), HotError> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        inner.wrote(now);
+        let mut hash: HashMap<String, i64> =
+            stock.iter().map(|&(p, n)| (gf::stock(p), n)).collect();
+        hash.insert(gf::BUILT.to_owned(), 1);
+        inner.put(key, Value::Hash(hash), None, now);
+        Ok(())
+    }
+
+    async fn gate_draw(
+        &self,
+        key: &str,
+        user: i64,
+        pick: Option<GatePick>,
+    ) -> Result<Gate, HotError> {
+        let mut inner = self.lock();
+        let Some(h) = inner.gate(key, Instant::now())? else {
+            return Ok(Gate::Missing);
+        };
+        let Some(&used) = h.get(&gf::used(user)) else {
+            return Ok(Gate::UserMissing);
+        };
+        if used >= h.get(&gf::granted(user)).copied().unwrap_or(0) {
+            return Ok(Gate::NoChances);
+        }
+        h.insert(gf::used(user), used + 1);
+        let Some(pick) = pick else {
+            return Ok(Gate::Spent(Spend::NoPrize));
+        };
+        let stock = h.get(&gf::stock(pick.prize)).copied().unwrap_or(0);
+        if stock <= 0 {
+            return Ok(Gate::Spent(Spend::OutOfStock));
+        }
+        let wins = h.get(&gf::wins(user, pick.prize)).copied().unwrap_or(0);
+        if wins >= pick.max_per_user {
+            return Ok(Gate::Spent(Spend::OverCap));
+        }
+        h.insert(gf::stock(pick.prize), stock - 1);
+        h.insert(gf::wins(user, pick.prize), wins + 1);
+        Ok(Gate::Spent(Spend::Won))
+    }
+
+    async fn gate_load_user(
+        &self,
+        key: &str,
+        user: i64,
+        granted: i64,
+        used: i64,
+        wins: &[(i64, i64)],
+    ) -> Result<bool, HotError> {
+        let mut inner = self.lock();
+        let Some(h) = inner.gate(key, Instant::now())? else {
+            return Ok(false);
+        };
+        raise(h, gf::granted(user), granted);
+        if h.contains_key(&gf::used(user)) {
+            return Ok(false);
+        }
+        h.insert(gf::used(user), used);
+        for &(prize, n) in wins {
+            h.insert(gf::wins(user, prize), n);
+        }
+        Ok(true)
+    }
+
+    async fn gate_grant(&self, key: &str, user: i64, granted: i64) -> Result<(), HotError> {
+        let mut inner = self.lock();
+        if let Some(h) = inner.gate(key, Instant::now())? {
+            raise(h, gf::granted(user), granted);
+        }
+        Ok(())
+    }
+
+    async fn gate_adjust(&self, key: &str, deltas: &[(String, i64)]) -> Result<(), HotError> {
+        let mut inner = self.lock();
+        if let Some(h) = inner.gate(key, Instant::now())? {
+            for (field, delta) in deltas {
+                *h.entry(field.clone()).or_insert(0) += delta;
+            }
+        }
+        Ok(())
+    }
+
+    async fn gate_read(&self, key: &str, fields: &[String]) -> Result<Vec<Option<i64>>, HotError> {
+        let mut inner = self.lock();
+        let h = inner.gate(key, Instant::now())?;
+        Ok(fields
+            .iter()
+            .map(|f| h.as_ref().and_then(|h| h.get(f).copied()))
+            .collect())
+    }
+
+    async fn gate_write(&self, key: &str, values: &[(String, i64)]) -> Result<(), HotError> {
+        let mut inner = self.lock();
+        if let Some(h) = inner.gate(key, Instant::now())? {
+            for (field, value) in values {
+                h.insert(field.clone(), *value);
+            }
+        }
+        Ok(())
+    }
+
+    async fn gate_forget(&self, key: &str, fields: &[String]) -> Result<(), HotError> {
+        let mut inner = self.lock();
+        if let Some(h) = inner.gate(key, Instant::now())? {
+            for field in fields {
+                h.remove(field);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Raises a field to `value` (creating it); never lowers it.
+fn raise(h: &mut HashMap<String, i64>, field: String, value: i64) {
+    let slot = h.entry(field).or_insert(value);
+    *slot = (*slot).max(value);
 }
 
 impl Inner {
@@ -286,6 +407,19 @@ impl Inner {
         }
     }
 
+    /// A built draw gate (a hash holding the built marker), None when absent.
+    fn gate(
+        &mut self,
+        key: &str,
+        now: Instant,
+    ) -> Result<Option<&mut HashMap<String, i64>>, HotError> {
+        match self.live(key, now).map(|e| &mut e.value) {
+            None => Ok(None),
+            Some(Value::Hash(h)) => Ok(h.contains_key(gf::BUILT).then_some(h)),
+            Some(_) => Err(wrong_type(key)),
+        }
+    }
+
     /// The sorted set at `key`, created empty (without expiry) when absent.
     fn zset_mut(&mut self, key: &str, now: Instant) -> Result<&mut ZSet, HotError> {
         if self.live(key, now).is_none() {
@@ -313,7 +447,7 @@ impl Entry {
                 .ok()
                 .filter(|n| n.to_string() == *s)
                 .ok_or_else(|| wrong_type(key)),
-            Value::ZSet(_) => Err(wrong_type(key)),
+            Value::ZSet(_) | Value::Hash(_) => Err(wrong_type(key)),
         }
     }
 }

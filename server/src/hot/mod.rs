@@ -32,6 +32,56 @@ pub enum Take {
     Missing,
 }
 
+/// A draw's prize pick as the gate needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GatePick {
+    pub prize: i64,
+    pub max_per_user: i64,
+}
+
+/// What the draw gate did, in one atomic step (see [`HotStore::gate_draw`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    /// The campaign's gate is not in the hot store (never built, or lost): rebuild it.
+    Missing,
+    /// The member's chances are not loaded: load them from SQL ([`HotStore::gate_load_user`]).
+    UserMissing,
+    /// No chance left; nothing changed.
+    NoChances,
+    /// One chance was spent; what became of the pick.
+    Spent(Spend),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spend {
+    /// The pick was the "no prize" part of the million.
+    NoPrize,
+    /// The picked prize has no stock left: a loss.
+    OutOfStock,
+    /// The member already holds `max_per_user` of the picked prize: a loss.
+    OverCap,
+    /// One unit of the picked prize was taken for the member.
+    Won,
+}
+
+/// Field names inside a campaign's gate hash: `gen` marks it built; `s:{prize}` stock,
+/// `g:{user}` / `u:{user}` chances granted / used, `w:{user}:{prize}` wins toward the cap.
+pub mod gate_fields {
+    pub const BUILT: &str = "gen";
+    pub fn stock(prize: i64) -> String {
+        format!("s:{prize}")
+    }
+    pub fn granted(user: i64) -> String {
+        format!("g:{user}")
+    }
+    pub fn used(user: i64) -> String {
+        format!("u:{user}")
+    }
+    pub fn wins(user: i64, prize: i64) -> String {
+        format!("w:{user}:{prize}")
+    }
+}
+
 /// One entry of a sorted set, highest score first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ranked {
@@ -117,4 +167,39 @@ pub trait HotStore: Send + Sync + 'static {
     async fn zaround(&self, key: &str, member: &str, radius: u64) -> Result<Vec<Ranked>, HotError>;
     /// Number of members.
     async fn zcard(&self, key: &str) -> Result<u64, HotError>;
+
+    // --- draw gates (one hash per campaign, fields in [`gate_fields`]) -------------------
+
+    /// Replaces the gate with a freshly built one holding each prize's stock; members'
+    /// chances load lazily.
+    async fn gate_build(&self, key: &str, stock: &[(i64, i64)]) -> Result<(), HotError>;
+    /// The draw itself, atomically: when the member has a chance left, spend it; then, when
+    /// a prize was picked, take one unit if there is stock and the member is under the cap.
+    async fn gate_draw(
+        &self,
+        key: &str,
+        user: i64,
+        pick: Option<GatePick>,
+    ) -> Result<Gate, HotError>;
+    /// Loads a member's chances and wins from SQL unless already loaded (a racing loader or
+    /// draw wins); `granted` only ever raises the stored value. False when not built.
+    async fn gate_load_user(
+        &self,
+        key: &str,
+        user: i64,
+        granted: i64,
+        used: i64,
+        wins: &[(i64, i64)],
+    ) -> Result<bool, HotError>;
+    /// Raises a member's granted chances to `granted` when the gate is built (a passed
+    /// attempt); never lowers it, so late or repeated calls are harmless.
+    async fn gate_grant(&self, key: &str, user: i64, granted: i64) -> Result<(), HotError>;
+    /// Adds deltas to fields when the gate is built (undoing what a refused draw took).
+    async fn gate_adjust(&self, key: &str, deltas: &[(String, i64)]) -> Result<(), HotError>;
+    /// Reads fields (None when absent or when the gate is not built).
+    async fn gate_read(&self, key: &str, fields: &[String]) -> Result<Vec<Option<i64>>, HotError>;
+    /// Sets fields when the gate is built (the reconciler's repairs).
+    async fn gate_write(&self, key: &str, values: &[(String, i64)]) -> Result<(), HotError>;
+    /// Deletes fields (a member whose chances must reload from SQL).
+    async fn gate_forget(&self, key: &str, fields: &[String]) -> Result<(), HotError>;
 }

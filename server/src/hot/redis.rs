@@ -7,7 +7,8 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, RedisError, Script, cmd};
 
-use super::{HotError, HotStore, Ranked, Take};
+use super::gate_fields as gf;
+use super::{Gate, GatePick, HotError, HotStore, Ranked, Spend, Take};
 
 /// Callers answer 503 on any hot-store error, so fail fast rather than queue requests
 /// behind a Redis that is not answering.
@@ -64,6 +65,99 @@ if string.match(v, '^%-?%d+$') and tonumber(v) <= 0 then
     return -1
 end
 return redis.call('DECR', KEYS[1])
+",
+    )
+});
+
+/// The draw gate (see `HotStore::gate_draw`). Codes: -3 member not loaded, -2 gate missing,
+/// -1 no chance, 0 no prize, 1 out of stock, 2 over the cap, 3 won.
+static GATE_DRAW: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local h = KEYS[1]
+if redis.call('HEXISTS', h, 'gen') == 0 then
+    return -2
+end
+local uid = ARGV[1]
+local used = redis.call('HGET', h, 'u:' .. uid)
+if not used then
+    return -3
+end
+local granted = tonumber(redis.call('HGET', h, 'g:' .. uid) or '0')
+if tonumber(used) >= granted then
+    return -1
+end
+redis.call('HINCRBY', h, 'u:' .. uid, 1)
+local pid = ARGV[2]
+if pid == '' then
+    return 0
+end
+local stock = tonumber(redis.call('HGET', h, 's:' .. pid) or '0')
+if stock <= 0 then
+    return 1
+end
+local wf = 'w:' .. uid .. ':' .. pid
+if tonumber(redis.call('HGET', h, wf) or '0') >= tonumber(ARGV[3]) then
+    return 2
+end
+redis.call('HINCRBY', h, 's:' .. pid, -1)
+redis.call('HINCRBY', h, wf, 1)
+return 3
+",
+    )
+});
+
+/// ARGV: user, granted, used, then prize/wins pairs.
+static GATE_LOAD_USER: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local h = KEYS[1]
+if redis.call('HEXISTS', h, 'gen') == 0 then
+    return 0
+end
+local uid = ARGV[1]
+local g = tonumber(ARGV[2])
+if g > tonumber(redis.call('HGET', h, 'g:' .. uid) or '-1') then
+    redis.call('HSET', h, 'g:' .. uid, g)
+end
+if redis.call('HSETNX', h, 'u:' .. uid, ARGV[3]) == 0 then
+    return 0
+end
+for i = 4, #ARGV, 2 do
+    redis.call('HSET', h, 'w:' .. uid .. ':' .. ARGV[i], ARGV[i + 1])
+end
+return 1
+",
+    )
+});
+
+static GATE_GRANT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('HEXISTS', KEYS[1], 'gen') == 0 then
+    return 0
+end
+local f = 'g:' .. ARGV[1]
+if tonumber(ARGV[2]) > tonumber(redis.call('HGET', KEYS[1], f) or '-1') then
+    redis.call('HSET', KEYS[1], f, ARGV[2])
+end
+return 1
+",
+    )
+});
+
+/// ARGV: field/value pairs; ARGV[1] says whether to add (`incr`) or set (`set`).
+static GATE_UPDATE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('HEXISTS', KEYS[1], 'gen') == 0 then
+    return 0
+end
+local op = ARGV[1] == 'incr' and 'HINCRBY' or 'HSET'
+for i = 2, #ARGV, 2 do
+    redis.call(op, KEYS[1], ARGV[i], ARGV[i + 1])
+end
+return 1
 ",
     )
 });
@@ -309,6 +403,138 @@ impl HotStore for RedisStore {
             .arg(key)
             .query_async(&mut self.conn.clone())
             .await
+            .map_err(on(key))
+    }
+    async fn gate_build(&self, key: &str, stock: &[(i64, i64)]) -> Result<(), HotError> {
+        let mut fields: Vec<(String, i64)> = vec![(gf::BUILT.to_owned(), 1)];
+        fields.extend(stock.iter().map(|&(p, n)| (gf::stock(p), n)));
+        redis::pipe()
+            .atomic()
+            .del(key)
+            .ignore()
+            .hset_multiple(key, &fields)
+            .ignore()
+            .query_async::<()>(&mut self.conn.clone())
+            .await
+            .map_err(on(key))
+    }
+
+    async fn gate_draw(
+        &self,
+        key: &str,
+        user: i64,
+        pick: Option<GatePick>,
+    ) -> Result<Gate, HotError> {
+        let mut call = GATE_DRAW.key(key);
+        call.arg(user);
+        match pick {
+            Some(p) => call.arg(p.prize).arg(p.max_per_user),
+            None => call.arg("").arg(0),
+        };
+        let code: i64 = call
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(on(key))?;
+        Ok(match code {
+            -3 => Gate::UserMissing,
+            -2 => Gate::Missing,
+            -1 => Gate::NoChances,
+            0 => Gate::Spent(Spend::NoPrize),
+            1 => Gate::Spent(Spend::OutOfStock),
+            2 => Gate::Spent(Spend::OverCap),
+            _ => Gate::Spent(Spend::Won),
+        })
+    }
+
+    async fn gate_load_user(
+        &self,
+        key: &str,
+        user: i64,
+        granted: i64,
+        used: i64,
+        wins: &[(i64, i64)],
+    ) -> Result<bool, HotError> {
+        let mut call = GATE_LOAD_USER.key(key);
+        call.arg(user).arg(granted).arg(used);
+        for &(prize, n) in wins {
+            call.arg(prize).arg(n);
+        }
+        let loaded: i64 = call
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(on(key))?;
+        Ok(loaded == 1)
+    }
+
+    async fn gate_grant(&self, key: &str, user: i64, granted: i64) -> Result<(), HotError> {
+        GATE_GRANT
+            .key(key)
+            .arg(user)
+            .arg(granted)
+            .invoke_async::<i64>(&mut self.conn.clone())
+            .await
+            .map(drop)
+            .map_err(on(key))
+    }
+
+    async fn gate_adjust(&self, key: &str, deltas: &[(String, i64)]) -> Result<(), HotError> {
+        self.gate_update(key, "incr", deltas).await
+    }
+
+    async fn gate_read(&self, key: &str, fields: &[String]) -> Result<Vec<Option<i64>>, HotError> {
+        if fields.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut names = vec![gf::BUILT.to_owned()];
+        names.extend_from_slice(fields);
+        let values: Vec<Option<i64>> = cmd("HMGET")
+            .arg(key)
+            .arg(&names)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(on(key))?;
+        if values.first().copied().flatten().is_none() {
+            return Ok(vec![None; fields.len()]);
+        }
+        Ok(values.into_iter().skip(1).collect())
+    }
+
+    async fn gate_write(&self, key: &str, values: &[(String, i64)]) -> Result<(), HotError> {
+        self.gate_update(key, "set", values).await
+    }
+
+    async fn gate_forget(&self, key: &str, fields: &[String]) -> Result<(), HotError> {
+        if fields.is_empty() {
+            return Ok(());
+        }
+        cmd("HDEL")
+            .arg(key)
+            .arg(fields)
+            .query_async::<i64>(&mut self.conn.clone())
+            .await
+            .map(drop)
+            .map_err(on(key))
+    }
+}
+
+impl RedisStore {
+    async fn gate_update(
+        &self,
+        key: &str,
+        op: &str,
+        pairs: &[(String, i64)],
+    ) -> Result<(), HotError> {
+        if pairs.is_empty() {
+            return Ok(());
+        }
+        let mut call = GATE_UPDATE.key(key);
+        call.arg(op);
+        for (field, value) in pairs {
+            call.arg(field).arg(*value);
+        }
+        call.invoke_async::<i64>(&mut self.conn.clone())
+            .await
+            .map(drop)
             .map_err(on(key))
     }
 }

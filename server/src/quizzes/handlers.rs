@@ -58,6 +58,14 @@ pub struct QuizView {
     pub status: String,
     /// `draft`, `upcoming`, `active` or `ended`.
     pub phase: &'static str,
+    /// Chances can be drawn until then (a day after the end).
+    pub draws_close_at: DateTime<Utc>,
+    /// The prize list with its odds (single-campaign reads only; odds are always public).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prizes: Option<Vec<crate::draws::PrizeView>>,
+    /// What the prizes leave of the million: the chance of "no prize" (谢谢参与).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_prize_ppm: Option<i64>,
 }
 
 fn quiz_view(q: Quiz, now: DateTime<Utc>) -> QuizView {
@@ -88,7 +96,17 @@ fn quiz_view(q: Quiz, now: DateTime<Utc>) -> QuizView {
         },
         status: q.status,
         phase,
+        draws_close_at: ends + crate::draws::engine::DRAW_GRACE,
+        prizes: None,
+        no_prize_ppm: None,
     }
+}
+
+fn with_prizes(mut view: QuizView, prizes: Vec<crate::draws::store::Prize>) -> QuizView {
+    let taken: i64 = prizes.iter().map(|p| i64::from(p.probability_ppm)).sum();
+    view.no_prize_ppm = Some(i64::from(crate::draws::rules::MILLION) - taken);
+    view.prizes = Some(prizes.into_iter().map(crate::draws::prize_view).collect());
+    view
 }
 
 /// Loads a quiz for its organizers: 404 outside their subtree.
@@ -107,7 +125,7 @@ fn published_quiz(conn: &mut DbConn, id: i64) -> ApiResult<Quiz> {
     Ok(quiz)
 }
 
-fn frozen() -> ApiError {
+pub fn frozen() -> ApiError {
     ApiError::Conflict {
         code: "quiz.frozen",
         detail: Text::new(
@@ -453,8 +471,16 @@ pub async fn list_quizzes(
 #[get("/quizzes/{id}")]
 pub async fn get_quiz(state: web::Data<AppState>, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    let quiz = state.db.run(move |c| published_quiz(c, id)).await?;
-    Ok(HttpResponse::Ok().json(quiz_view(quiz, state.clock.now())))
+    let (quiz, prizes) = state
+        .db
+        .run(move |c| -> ApiResult<_> {
+            Ok((
+                published_quiz(c, id)?,
+                crate::draws::store::prizes_of(c, id)?,
+            ))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(with_prizes(quiz_view(quiz, state.clock.now()), prizes)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -754,9 +780,9 @@ pub async fn submit_attempt(
     let id = id.into_inner();
     let answers = body.0.answers;
     let now = state.clock.now();
-    let (result, quiz, fresh) = state
+    let (result, quiz, fresh, granted) = state
         .db
-        .run(move |c| -> ApiResult<(AttemptResult, Quiz, bool)> {
+        .run(move |c| -> ApiResult<(AttemptResult, Quiz, bool, i32)> {
             let attempt = store::attempt(c, id)?;
             if attempt.user_id != user.id.0 {
                 return Err(ApiError::NotFound);
@@ -764,7 +790,7 @@ pub async fn submit_attempt(
             let quiz = store::quiz(c, attempt.quiz_id)?;
             let bank = store::questions_of(c, attempt.quiz_id)?;
             match attempt.status.as_str() {
-                "submitted" => return Ok((result_of(&attempt, &bank)?, quiz, false)),
+                "submitted" => return Ok((result_of(&attempt, &bank)?, quiz, false, 0)),
                 "abandoned" => {
                     return Err(ApiError::Conflict {
                         code: "quiz.attempt_abandoned",
@@ -806,9 +832,26 @@ pub async fn submit_attempt(
             if stored.status != "submitted" {
                 return Err(expired());
             }
-            Ok((result_of(&stored, &bank)?, quiz, fresh))
+            let granted = if fresh && stored.draws_granted > 0 {
+                store::chances(c, stored.quiz_id, user.id)?.0
+            } else {
+                0
+            };
+            Ok((result_of(&stored, &bank)?, quiz, fresh, granted))
         })
         .await?;
+    if granted > 0 {
+        // A member whose chances are already in the draw gate gets the new ones there;
+        // should this fail, the draw path finds the difference in SQL and reloads.
+        let gate = crate::draws::engine::gate_key(&state.keys, quiz.id);
+        if let Err(err) = state
+            .hot
+            .gate_grant(&gate, user.id.0, i64::from(granted))
+            .await
+        {
+            tracing::warn!(error = %err, quiz_id = quiz.id, "draw gate grant failed");
+        }
+    }
     if fresh {
         let since_start = (now - utc(quiz.starts_at)).num_seconds();
         let value = rank_value(i64::from(result.score), result.duration_ms, since_start);
@@ -1037,6 +1080,12 @@ pub struct QuizStatsView {
     pub pass_rate: f64,
     pub average_duration_ms: Option<f64>,
     pub questions: Vec<QuestionStat>,
+    /// Chances spent.
+    pub draws: i64,
+    /// Prizes won.
+    pub wins: i64,
+    /// Per prize: quantity, remaining.
+    pub prizes: Vec<crate::draws::PrizeView>,
 }
 
 /// Campaign figures for its organizers.
@@ -1048,11 +1097,15 @@ pub async fn quiz_stats(
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    let s = state
+    let (s, draws, prizes) = state
         .db
-        .run(move |c| -> ApiResult<store::QuizStats> {
+        .run(move |c| -> ApiResult<_> {
             quiz_for_staff(c, user.id, id)?;
-            Ok(store::stats(c, id)?)
+            Ok((
+                store::stats(c, id)?,
+                crate::draws::store::draw_count(c, id)?,
+                crate::draws::store::prizes_of(c, id)?,
+            ))
         })
         .await?;
     let rate = |a: i64, b: i64| if b > 0 { a as f64 / b as f64 } else { 0.0 };
@@ -1073,6 +1126,12 @@ pub async fn quiz_stats(
                 correct_rate: rate(correct, answered),
             })
             .collect(),
+        draws,
+        wins: prizes
+            .iter()
+            .map(|p| i64::from(p.quantity - p.remaining))
+            .sum(),
+        prizes: prizes.into_iter().map(crate::draws::prize_view).collect(),
     }))
 }
 

@@ -3,6 +3,7 @@
 //! the hot store; passing grants draw chances.
 
 mod handlers;
+pub use handlers::frozen;
 pub mod rules;
 pub mod store;
 

@@ -108,7 +108,7 @@ pub fn list_published(
 
 /// Locks a draft for changing (a row lock on Postgres, the write lock on SQLite): false
 /// when it is published and so frozen.
-fn lock_draft(conn: &mut DbConn, quiz: i64) -> QueryResult<bool> {
+pub(crate) fn lock_draft(conn: &mut DbConn, quiz: i64) -> QueryResult<bool> {
     let locked = diesel::update(
         quizzes::table
             .find(quiz)

@@ -575,6 +575,22 @@ fn standings(
         .collect()
 }
 
+/// Members who reached the campaign's target by `now`, ascending ids (a raffle pool).
+pub fn finisher_ids(conn: &mut DbConn, id: i64, now: DateTime<Utc>) -> ApiResult<Vec<i64>> {
+    let campaign = store::campaign(conn, id)?;
+    let (_, last) = dates(&campaign);
+    Ok(standings(
+        store::all_days(conn, id)?,
+        today_of(&campaign, now),
+        last,
+        campaign.target_days,
+    )
+    .into_iter()
+    .filter(|(_, p)| p.completed)
+    .map(|(u, _)| u)
+    .collect())
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct BoardQuery {

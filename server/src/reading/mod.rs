@@ -2,6 +2,7 @@
 //! makeup cards for missed days, exact streaks, a daily leaderboard in the hot store.
 
 mod handlers;
+pub use handlers::finisher_ids;
 pub mod rules;
 pub mod store;
 

@@ -8,7 +8,10 @@ use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use huigong::hot::{HotError, HotStore, Keys, MemoryStore, Ranked, RedisStore, Take};
+use huigong::hot::{
+    Gate, GatePick, HotError, HotStore, Keys, MemoryStore, Ranked, RedisStore, Spend, Take,
+    gate_fields as gf,
+};
 
 const REDIS_URL_VAR: &str = "HUIGONG_TEST_REDIS_URL";
 
@@ -53,6 +56,7 @@ contract! {
     zaround_edges => memory_zaround_edges, redis_zaround_edges;
     zcard_counts => memory_zcard_counts, redis_zcard_counts;
     wrong_type => memory_wrong_type, redis_wrong_type;
+    draw_gate => memory_draw_gate, redis_draw_gate;
 }
 
 /// One case's store and keys. Every key a case uses comes from [`Ctx::key`], which
@@ -496,5 +500,124 @@ async fn wrong_type(t: &Ctx) {
         s.take_one(&board).await.unwrap(),
         Take::Taken(6),
         "set replaces any type"
+    );
+}
+
+/// The draw gate: missing until built, members load lazily (a second load changes nothing),
+/// chances are spent once each, stock and caps turn picks into losses, and grants only
+/// ever raise the granted count.
+async fn draw_gate(t: &Ctx) {
+    let gate = t.key("draw");
+    let pick = Some(GatePick {
+        prize: 7,
+        max_per_user: 1,
+    });
+    let s = &t.store;
+    assert_eq!(s.gate_draw(&gate, 1, pick).await.unwrap(), Gate::Missing);
+    assert!(!s.gate_load_user(&gate, 1, 3, 0, &[]).await.unwrap());
+    s.gate_build(&gate, &[(7, 2)]).await.unwrap();
+    assert_eq!(
+        s.gate_draw(&gate, 1, pick).await.unwrap(),
+        Gate::UserMissing
+    );
+    assert!(s.gate_load_user(&gate, 1, 3, 0, &[]).await.unwrap());
+    assert!(!s.gate_load_user(&gate, 1, 3, 2, &[(7, 1)]).await.unwrap());
+    assert_eq!(
+        s.gate_draw(&gate, 1, pick).await.unwrap(),
+        Gate::Spent(Spend::Won)
+    );
+    assert_eq!(
+        s.gate_draw(&gate, 1, pick).await.unwrap(),
+        Gate::Spent(Spend::OverCap)
+    );
+    assert_eq!(
+        s.gate_draw(&gate, 1, None).await.unwrap(),
+        Gate::Spent(Spend::NoPrize)
+    );
+    assert_eq!(s.gate_draw(&gate, 1, pick).await.unwrap(), Gate::NoChances);
+    s.gate_grant(&gate, 1, 4).await.unwrap();
+    s.gate_grant(&gate, 1, 2).await.unwrap();
+    assert_eq!(
+        s.gate_draw(&gate, 1, None).await.unwrap(),
+        Gate::Spent(Spend::NoPrize)
+    );
+    assert_eq!(s.gate_draw(&gate, 1, None).await.unwrap(), Gate::NoChances);
+    // Another member takes the last unit; then the stock is out.
+    s.gate_load_user(&gate, 2, 5, 0, &[]).await.unwrap();
+    assert_eq!(
+        s.gate_draw(&gate, 2, pick).await.unwrap(),
+        Gate::Spent(Spend::Won)
+    );
+    assert_eq!(
+        s.gate_draw(&gate, 2, pick).await.unwrap(),
+        Gate::Spent(Spend::OutOfStock)
+    );
+    assert_eq!(
+        s.gate_read(
+            &gate,
+            &[
+                gf::stock(7),
+                gf::used(1),
+                gf::granted(1),
+                gf::wins(2, 7),
+                gf::used(9)
+            ]
+        )
+        .await
+        .unwrap(),
+        [Some(0), Some(4), Some(4), Some(1), None]
+    );
+    s.gate_adjust(&gate, &[(gf::stock(7), 1), (gf::wins(2, 7), -1)])
+        .await
+        .unwrap();
+    s.gate_write(&gate, &[(gf::used(2), 0)]).await.unwrap();
+    s.gate_forget(&gate, &[gf::used(1)]).await.unwrap();
+    assert_eq!(
+        s.gate_read(
+            &gate,
+            &[gf::stock(7), gf::wins(2, 7), gf::used(2), gf::used(1)]
+        )
+        .await
+        .unwrap(),
+        [Some(1), Some(0), Some(0), None]
+    );
+    assert_eq!(
+        s.gate_draw(&gate, 1, None).await.unwrap(),
+        Gate::UserMissing
+    );
+    // Concurrent draws: 100 at once for 5 members with 10 chances and 30 units, cap 100.
+    s.gate_build(&gate, &[(7, 30)]).await.unwrap();
+    for user in 10..15 {
+        s.gate_load_user(&gate, user, 10, 0, &[]).await.unwrap();
+    }
+    let tasks: Vec<_> = (0..100)
+        .map(|i| {
+            let (store, gate) = (Arc::clone(s), gate.clone());
+            tokio::spawn(async move {
+                let pick = Some(GatePick {
+                    prize: 7,
+                    max_per_user: 100,
+                });
+                store.gate_draw(&gate, 10 + i % 5, pick).await.unwrap()
+            })
+        })
+        .collect();
+    let mut won = 0;
+    let mut refused = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Gate::Spent(Spend::Won) => won += 1,
+            Gate::Spent(Spend::OutOfStock) => {}
+            Gate::NoChances => refused += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!((won, refused), (30, 50));
+    // A rebuild starts over: members load again.
+    assert_eq!(s.gate_draw(&gate, 10, None).await.unwrap(), Gate::NoChances);
+    s.gate_build(&gate, &[]).await.unwrap();
+    assert_eq!(
+        s.gate_draw(&gate, 10, None).await.unwrap(),
+        Gate::UserMissing
     );
 }

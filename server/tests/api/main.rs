@@ -9,6 +9,7 @@ mod helpers;
 
 mod auth;
 mod cli;
+mod draws;
 mod enrollment;
 mod hot_store;
 mod idempotency;

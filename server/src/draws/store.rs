@@ -1,0 +1,355 @@
+//! SQL of prizes, draws and wins. SQL is the truth the hot-store gate is built from, and it
+//! guards every draw again: a chance is spent only while `used < granted`, stock only while
+//! `remaining > 0`, a member's wins only under the cap, one draw per idempotency key.
+
+use chrono::NaiveDateTime;
+use diesel::dsl::count_star;
+use diesel::prelude::*;
+
+use super::rules::NewPrize;
+use crate::db::DbConn;
+use crate::db::schema::{draw_chances, draws, prize_wins, prizes, quizzes, users};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = prizes)]
+pub struct Prize {
+    pub id: i64,
+    pub quiz_id: i64,
+    pub name: String,
+    pub kind: String,
+    pub quantity: i32,
+    pub remaining: i32,
+    pub probability_ppm: i32,
+    pub max_per_user: i32,
+    pub created_at: NaiveDateTime,
+}
+
+/// The campaign's prizes in pick order (ascending id).
+pub fn prizes_of(conn: &mut DbConn, quiz: i64) -> QueryResult<Vec<Prize>> {
+    prizes::table
+        .filter(prizes::quiz_id.eq(quiz))
+        .order(prizes::id)
+        .select(Prize::as_select())
+        .load(conn)
+}
+
+/// Adds a prize to a draft campaign (the caller holds the draft lock and checked the odds).
+pub fn insert_prize(
+    conn: &mut DbConn,
+    quiz: i64,
+    p: &NewPrize,
+    now: NaiveDateTime,
+) -> QueryResult<Prize> {
+    let id: i64 = diesel::insert_into(prizes::table)
+        .values((
+            prizes::quiz_id.eq(quiz),
+            prizes::name.eq(&p.name),
+            prizes::kind.eq(p.kind.as_str()),
+            prizes::quantity.eq(p.quantity),
+            prizes::remaining.eq(p.quantity),
+            prizes::probability_ppm.eq(p.probability_ppm),
+            prizes::max_per_user.eq(p.max_per_user),
+            prizes::created_at.eq(now),
+        ))
+        .returning(prizes::id)
+        .get_result(conn)?;
+    prizes::table
+        .find(id)
+        .select(Prize::as_select())
+        .first(conn)
+}
+
+/// One draw that passed the hot-store gate, to be made durable.
+#[derive(Debug, Clone)]
+pub struct DrawRequest {
+    pub quiz: i64,
+    pub user: i64,
+    pub key: String,
+    pub picked: Option<i64>,
+    /// The gate took stock for `picked` (SQL may still refuse it).
+    pub gate_won: bool,
+    pub max_per_user: i32,
+    pub code: String,
+    pub now: NaiveDateTime,
+}
+
+/// A durable draw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DrawRecord {
+    pub id: i64,
+    pub prize_id: Option<i64>,
+    pub redemption_code: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// A new draw (a chance spent; a win when `prize_id` is set).
+    New(DrawRecord),
+    /// This key already drew: its first result, nothing spent now.
+    Replay(DrawRecord),
+    /// SQL had no chance left to spend: nothing stored.
+    NoChances,
+}
+
+/// The draw made with this key, if any.
+pub fn draw_by_key(
+    conn: &mut DbConn,
+    quiz: i64,
+    user: i64,
+    key: &str,
+) -> QueryResult<Option<DrawRecord>> {
+    draws::table
+        .left_join(prize_wins::table.on(prize_wins::draw_id.eq(draws::id)))
+        .filter(draws::quiz_id.eq(quiz))
+        .filter(draws::user_id.eq(user))
+        .filter(draws::idempotency_key.eq(key))
+        .select((
+            draws::id,
+            draws::prize_id,
+            prize_wins::redemption_code.nullable(),
+        ))
+        .first::<(i64, Option<i64>, Option<String>)>(conn)
+        .optional()
+        .map(|row| {
+            row.map(|(id, prize_id, redemption_code)| DrawRecord {
+                id,
+                prize_id,
+                redemption_code,
+            })
+        })
+}
+
+/// Records one draw inside the caller's transaction, guarding everything again. The
+/// chances row is updated first: on Postgres its row lock orders a member's concurrent
+/// draws, so the win count read after it is exact.
+pub fn record(conn: &mut DbConn, r: &DrawRequest) -> QueryResult<Recorded> {
+    if let Some(existing) = draw_by_key(conn, r.quiz, r.user, &r.key)? {
+        return Ok(Recorded::Replay(existing));
+    }
+    let spent = diesel::update(
+        draw_chances::table
+            .find((r.quiz, r.user))
+            .filter(draw_chances::used.lt(draw_chances::granted)),
+    )
+    .set(draw_chances::used.eq(draw_chances::used + 1))
+    .execute(conn)?;
+    if spent != 1 {
+        return Ok(Recorded::NoChances);
+    }
+    let mut won = None;
+    if let (true, Some(prize)) = (r.gate_won, r.picked) {
+        let held: i64 = prize_wins::table
+            .filter(prize_wins::prize_id.eq(prize))
+            .filter(prize_wins::user_id.eq(r.user))
+            .count()
+            .get_result(conn)?;
+        if held < i64::from(r.max_per_user) {
+            let taken = diesel::update(prizes::table.find(prize).filter(prizes::remaining.gt(0)))
+                .set(prizes::remaining.eq(prizes::remaining - 1))
+                .execute(conn)?;
+            if taken == 1 {
+                won = Some(prize);
+            }
+        }
+    }
+    let id: i64 = diesel::insert_into(draws::table)
+        .values((
+            draws::quiz_id.eq(r.quiz),
+            draws::user_id.eq(r.user),
+            draws::idempotency_key.eq(&r.key),
+            draws::picked_prize_id.eq(r.picked),
+            draws::prize_id.eq(won),
+            draws::created_at.eq(r.now),
+        ))
+        .returning(draws::id)
+        .get_result(conn)?;
+    let mut redemption_code = None;
+    if let Some(prize) = won {
+        diesel::insert_into(prize_wins::table)
+            .values((
+                prize_wins::draw_id.eq(id),
+                prize_wins::quiz_id.eq(r.quiz),
+                prize_wins::prize_id.eq(prize),
+                prize_wins::user_id.eq(r.user),
+                prize_wins::redemption_code.eq(&r.code),
+                prize_wins::won_at.eq(r.now),
+            ))
+            .execute(conn)?;
+        redemption_code = Some(r.code.clone());
+    }
+    Ok(Recorded::New(DrawRecord {
+        id,
+        prize_id: won,
+        redemption_code,
+    }))
+}
+
+/// What the gate needs of a member: (granted, used, wins per prize).
+pub type UserGate = (i64, i64, Vec<(i64, i64)>);
+
+pub fn user_gate(conn: &mut DbConn, quiz: i64, user: i64) -> QueryResult<UserGate> {
+    let (granted, used): (i32, i32) = draw_chances::table
+        .find((quiz, user))
+        .select((draw_chances::granted, draw_chances::used))
+        .first(conn)
+        .optional()?
+        .unwrap_or((0, 0));
+    let wins: Vec<(i64, i64)> = prize_wins::table
+        .filter(prize_wins::quiz_id.eq(quiz))
+        .filter(prize_wins::user_id.eq(user))
+        .group_by(prize_wins::prize_id)
+        .select((prize_wins::prize_id, count_star()))
+        .load(conn)?;
+    Ok((i64::from(granted), i64::from(used), wins))
+}
+
+/// Per prize: (id, quantity, remaining, wins recorded), for the reconciler.
+pub fn prize_ledger(conn: &mut DbConn, quiz: i64) -> QueryResult<Vec<(i64, i64, i64, i64)>> {
+    let wins: Vec<(i64, i64)> = prize_wins::table
+        .filter(prize_wins::quiz_id.eq(quiz))
+        .group_by(prize_wins::prize_id)
+        .select((prize_wins::prize_id, count_star()))
+        .load(conn)?;
+    Ok(prizes_of(conn, quiz)?
+        .into_iter()
+        .map(|p| {
+            let won = wins.iter().find(|(id, _)| *id == p.id).map_or(0, |w| w.1);
+            (p.id, i64::from(p.quantity), i64::from(p.remaining), won)
+        })
+        .collect())
+}
+
+/// Every member's (user, granted, used) in a campaign.
+pub fn chance_rows(conn: &mut DbConn, quiz: i64) -> QueryResult<Vec<(i64, i64, i64)>> {
+    let rows: Vec<(i64, i32, i32)> = draw_chances::table
+        .filter(draw_chances::quiz_id.eq(quiz))
+        .order(draw_chances::user_id)
+        .select((
+            draw_chances::user_id,
+            draw_chances::granted,
+            draw_chances::used,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(u, g, s)| (u, i64::from(g), i64::from(s)))
+        .collect())
+}
+
+/// Wins per (user, prize) in a campaign.
+pub fn wins_by_user(conn: &mut DbConn, quiz: i64) -> QueryResult<Vec<(i64, i64, i64)>> {
+    prize_wins::table
+        .filter(prize_wins::quiz_id.eq(quiz))
+        .group_by((prize_wins::user_id, prize_wins::prize_id))
+        .select((prize_wins::user_id, prize_wins::prize_id, count_star()))
+        .load(conn)
+}
+
+/// Draws made in a campaign.
+pub fn draw_count(conn: &mut DbConn, quiz: i64) -> QueryResult<i64> {
+    draws::table
+        .filter(draws::quiz_id.eq(quiz))
+        .count()
+        .get_result(conn)
+}
+
+/// Published campaigns still open for draws at `now` (the reconciler's round).
+pub fn drawable_quizzes(conn: &mut DbConn, closes_after: NaiveDateTime) -> QueryResult<Vec<i64>> {
+    quizzes::table
+        .filter(quizzes::status.eq("published"))
+        .filter(quizzes::ends_at.gt(closes_after))
+        .select(quizzes::id)
+        .load(conn)
+}
+
+/// A win as its owner or the organizers see it.
+#[derive(Debug, Clone, Queryable)]
+pub struct Win {
+    pub id: i64,
+    pub quiz_id: i64,
+    pub quiz_title: String,
+    pub org_id: i64,
+    pub prize_id: i64,
+    pub prize_name: String,
+    pub prize_kind: String,
+    pub user_id: i64,
+    pub redemption_code: String,
+    pub won_at: NaiveDateTime,
+    pub redeemed_at: Option<NaiveDateTime>,
+}
+
+macro_rules! win_columns {
+    () => {
+        (
+            prize_wins::id,
+            prize_wins::quiz_id,
+            quizzes::title,
+            quizzes::org_id,
+            prize_wins::prize_id,
+            prizes::name,
+            prizes::kind,
+            prize_wins::user_id,
+            prize_wins::redemption_code,
+            prize_wins::won_at,
+            prize_wins::redeemed_at,
+        )
+    };
+}
+
+/// A member's wins, newest first, paged by id.
+pub fn wins_of_user(
+    conn: &mut DbConn,
+    user: i64,
+    before: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<Win>> {
+    let mut query = prize_wins::table
+        .inner_join(prizes::table)
+        .inner_join(quizzes::table)
+        .filter(prize_wins::user_id.eq(user))
+        .order(prize_wins::id.desc())
+        .limit(limit)
+        .select(win_columns!())
+        .into_boxed();
+    if let Some(before) = before {
+        query = query.filter(prize_wins::id.lt(before));
+    }
+    query.load(conn)
+}
+
+pub fn win_by_code(conn: &mut DbConn, code: &str) -> QueryResult<Option<Win>> {
+    prize_wins::table
+        .inner_join(prizes::table)
+        .inner_join(quizzes::table)
+        .filter(prize_wins::redemption_code.eq(code))
+        .select(win_columns!())
+        .first(conn)
+        .optional()
+}
+
+/// Marks a win redeemed once: false when it already was.
+pub fn redeem(conn: &mut DbConn, win: i64, by: i64, now: NaiveDateTime) -> QueryResult<bool> {
+    let moved = diesel::update(
+        prize_wins::table
+            .find(win)
+            .filter(prize_wins::redeemed_at.is_null()),
+    )
+    .set((
+        prize_wins::redeemed_at.eq(Some(now)),
+        prize_wins::redeemed_by.eq(Some(by)),
+    ))
+    .execute(conn)?;
+    Ok(moved == 1)
+}
+
+/// Every win of a campaign with the winner's nickname and phone, for the winners CSV.
+pub fn winners(conn: &mut DbConn, quiz: i64) -> QueryResult<Vec<(Win, String, Option<String>)>> {
+    prize_wins::table
+        .inner_join(prizes::table)
+        .inner_join(quizzes::table)
+        .inner_join(users::table.on(users::id.eq(prize_wins::user_id)))
+        .filter(prize_wins::quiz_id.eq(quiz))
+        .order(prize_wins::id)
+        .select((win_columns!(), users::nickname, users::phone))
+        .load(conn)
+}

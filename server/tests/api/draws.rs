@@ -1,0 +1,789 @@
+//! Prize draws and verifiable raffles: odds frozen at publish, the draw gate under
+//! concurrency (also with the hot store losing it mid-run), replays, wins and redemption.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::TimeDelta;
+use futures_util::StreamExt;
+use huigong::clock::Clock;
+use huigong::hot::gate_fields;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, fields, problem, token};
+
+struct Setup {
+    app: Arc<TestApp>,
+    admin: String,
+    org: i64,
+    quiz: i64,
+    answers: HashMap<i64, Vec<String>>,
+}
+
+fn question(i: usize) -> Value {
+    json!({"kind": "true_false", "text": format!("第{i}题：用人单位可以扣押劳动者的身份证。"), "answer": ["F"], "points": 20, "explanation": "劳动合同法第九条"})
+}
+
+/// A draft quiz (5 true/false questions, pass 60, `draws` chances per pass) with prizes.
+async fn setup(draws_per_pass: i32, prizes: &[Value]) -> Setup {
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.platform_admin().await;
+    let org: Value = app.post("/api/v1/admin/orgs", Some(&admin), json!({"name": "金东区总工会", "kind": "federation", "parent_id": null, "region_code": "330703"})).await.json().await.unwrap();
+    let org = org["id"].as_i64().unwrap();
+    let now = app.clock.now();
+    let quiz: Value = app
+        .post(
+            "/api/v1/admin/quizzes",
+            Some(&admin),
+            json!({
+                "org_id": org, "title": "工会法知识抽奖", "description": "答题抽奖",
+                "starts_at": (now - TimeDelta::hours(1)).to_rfc3339(), "ends_at": (now + TimeDelta::days(7)).to_rfc3339(),
+                "questions_per_attempt": 5, "time_limit_secs": 300, "pass_score": 60, "max_attempts_per_day": 5,
+                "draws_per_pass": draws_per_pass, "audience": "everyone",
+            }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let quiz = quiz["id"].as_i64().unwrap();
+    let questions: Vec<Value> = (0..5).map(question).collect();
+    let res = app
+        .post(
+            &format!("/api/v1/admin/quizzes/{quiz}/questions"),
+            Some(&admin),
+            json!(questions),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    for p in prizes {
+        let res = app
+            .post(
+                &format!("/api/v1/admin/quizzes/{quiz}/prizes"),
+                Some(&admin),
+                p.clone(),
+            )
+            .await;
+        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    }
+    let res = app
+        .post(
+            &format!("/api/v1/admin/quizzes/{quiz}/publish"),
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let answers = app
+        .db(move |c| {
+            Ok(huigong::quizzes::store::questions_of(c, quiz)?
+                .into_iter()
+                .map(|q| (q.id, serde_json::from_str(&q.answer).unwrap()))
+                .collect())
+        })
+        .await;
+    Setup {
+        app: Arc::new(app),
+        admin,
+        org,
+        quiz,
+        answers,
+    }
+}
+
+impl Setup {
+    /// A new member who passed once: (user id, token).
+    async fn passer(&self) -> (i64, String) {
+        let session = self.app.wechat_member().await;
+        let t = token(&session);
+        let attempt: Value = self
+            .app
+            .post(
+                &format!("/api/v1/quizzes/{}/attempts", self.quiz),
+                Some(&t),
+                json!({}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let answers: Vec<Value> = attempt["questions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| {
+                let id = q["id"].as_i64().unwrap();
+                json!({"question_id": id, "keys": self.answers[&id]})
+            })
+            .collect();
+        let res = self
+            .app
+            .post(
+                &format!("/api/v1/attempts/{}/submit", attempt["attempt_id"]),
+                Some(&t),
+                json!({ "answers": answers }),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        (session["user"]["id"].as_i64().unwrap(), t)
+    }
+
+    async fn draw(&self, member: &str, key: &str) -> reqwest::Response {
+        self.app
+            .client
+            .post(
+                self.app
+                    .url(&format!("/api/v1/quizzes/{}/draws", self.quiz)),
+            )
+            .bearer_auth(member)
+            .header("Idempotency-Key", key)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// SQL's view: (prize id, quantity, remaining, wins recorded).
+    async fn ledger(&self) -> Vec<(i64, i64, i64, i64)> {
+        let quiz = self.quiz;
+        self.app
+            .db(move |c| Ok(huigong::draws::store::prize_ledger(c, quiz)?))
+            .await
+    }
+}
+
+fn prize(name: &str, quantity: i32, ppm: i32, cap: i32) -> Value {
+    json!({"name": name, "kind": "physical", "quantity": quantity, "probability_ppm": ppm, "max_per_user": cap})
+}
+
+#[tokio::test]
+async fn odds_are_public_and_frozen_at_publish() {
+    let s = setup(1, &[prize("工会定制保温杯", 10, 600_000, 1)]).await;
+    let quiz: Value = s
+        .app
+        .get(&format!("/api/v1/quizzes/{}", s.quiz), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(quiz["prizes"][0]["name"], "工会定制保温杯");
+    assert_eq!(quiz["prizes"][0]["probability_ppm"], 600_000);
+    assert_eq!(quiz["prizes"][0]["remaining"], 10);
+    assert_eq!(quiz["no_prize_ppm"], 400_000);
+    let res = s
+        .app
+        .post(
+            &format!("/api/v1/admin/quizzes/{}/prizes", s.quiz),
+            Some(&s.admin),
+            prize("电影票", 5, 1_000, 1),
+        )
+        .await;
+    problem(res, 409, "quiz.frozen").await;
+
+    // On a draft: the million is a hard limit, and each bad field is named.
+    let now = s.app.clock.now();
+    let draft: Value = s.app.post("/api/v1/admin/quizzes", Some(&s.admin), json!({
+        "org_id": s.org, "title": "草稿活动", "starts_at": now.to_rfc3339(), "ends_at": (now + TimeDelta::days(1)).to_rfc3339(),
+        "questions_per_attempt": 1, "time_limit_secs": 60, "pass_score": 1, "max_attempts_per_day": 1, "draws_per_pass": 1, "audience": "everyone",
+    })).await.json().await.unwrap();
+    let path = format!("/api/v1/admin/quizzes/{}/prizes", draft["id"]);
+    assert_eq!(
+        s.app
+            .post(&path, Some(&s.admin), prize("A", 1, 700_000, 1))
+            .await
+            .status(),
+        201
+    );
+    let p = problem(
+        s.app
+            .post(&path, Some(&s.admin), prize("B", 1, 300_001, 1))
+            .await,
+        422,
+        "validation.failed",
+    )
+    .await;
+    assert_eq!(fields(&p), ["probability_ppm"]);
+    let p = problem(
+        s.app.post(&path, Some(&s.admin), prize("", 0, 1, 0)).await,
+        422,
+        "validation.failed",
+    )
+    .await;
+    assert_eq!(fields(&p), ["name", "quantity", "max_per_user"]);
+    let res = s
+        .app
+        .post(
+            &path,
+            Some(&s.admin),
+            json!({"name": "B", "kind": "cash", "quantity": 1, "probability_ppm": 1}),
+        )
+        .await;
+    assert!(res.status() == 400 || res.status() == 422);
+    // A member cannot add prizes.
+    let member = token(&s.app.wechat_member().await);
+    assert_eq!(
+        s.app
+            .post(&path, Some(&member), prize("C", 1, 1, 1))
+            .await
+            .status(),
+        404
+    );
+}
+
+#[tokio::test]
+async fn a_draw_takes_a_key_and_a_chance_and_replays_the_same_result() {
+    let s = setup(2, &[prize("工会定制保温杯", 1, 1_000_000, 1)]).await;
+    let stranger = token(&s.app.wechat_member().await);
+    let res = s
+        .app
+        .post(
+            &format!("/api/v1/quizzes/{}/draws", s.quiz),
+            Some(&stranger),
+            json!({}),
+        )
+        .await;
+    problem(res, 400, "idempotency.key_required").await;
+    problem(s.draw(&stranger, "k-1").await, 409, "draw.no_chances").await;
+
+    let (mine_id, member) = s.passer().await;
+    let first = s.draw(&member, "k-1").await;
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(first["won"], true);
+    assert_eq!(first["prize"]["name"], "工会定制保温杯");
+    let code = first["redemption_code"].as_str().unwrap().to_owned();
+    assert_eq!(code.len(), 14);
+    // The same key: the same draw, nothing spent.
+    let again = s.draw(&member, "k-1").await;
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.json::<Value>().await.unwrap(), first);
+    let chances: Value = s
+        .app
+        .get(
+            &format!("/api/v1/quizzes/{}/draw-chances", s.quiz),
+            Some(&member),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(chances, json!({"granted": 2, "used": 1, "remaining": 1}));
+    // Certain odds, but the only unit is gone: a loss, not another prize.
+    let second: Value = s.draw(&member, "k-2").await.json().await.unwrap();
+    assert_eq!(second["won"], false);
+    assert!(second["prize"].is_null() && second["redemption_code"].is_null());
+    problem(s.draw(&member, "k-3").await, 409, "draw.no_chances").await;
+
+    // The idempotency record is lost (a Redis flush): the key still finds its draw in SQL.
+    let gate = huigong::draws::engine::gate_key(&s.app.state.keys, s.quiz);
+    let record = s.app.state.keys.key(
+        &format!("idem:{}", mine_id),
+        &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"k-2")),
+    );
+    assert_eq!(s.app.state.hot.del(&[gate, record]).await.unwrap(), 2);
+    let replay = s
+        .app
+        .client
+        .post(s.app.url(&format!("/api/v1/quizzes/{}/draws", s.quiz)))
+        .bearer_auth(&member)
+        .header("Idempotency-Key", "k-2")
+        .header("Accept-Language", "en")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 201);
+    assert_eq!(
+        replay.json::<Value>().await.unwrap()["draw_id"],
+        second["draw_id"]
+    );
+
+    // The win, its owner's list, and redemption once.
+    let mine: Value = s
+        .app
+        .get("/api/v1/me/prizes", Some(&member))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine["items"].as_array().unwrap().len(), 1);
+    assert_eq!(mine["items"][0]["redemption_code"], code);
+    assert_eq!(mine["items"][0]["redeemed"], false);
+    let other: Value = s
+        .app
+        .get("/api/v1/me/prizes", Some(&stranger))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(other["items"].as_array().unwrap().is_empty());
+
+    let p = problem(
+        s.app
+            .post(
+                "/api/v1/admin/prize-redemptions",
+                Some(&s.admin),
+                json!({"redemption_code": "nope"}),
+            )
+            .await,
+        422,
+        "validation.failed",
+    )
+    .await;
+    assert_eq!(fields(&p), ["redemption_code"]);
+    assert_eq!(
+        s.app
+            .post(
+                "/api/v1/admin/prize-redemptions",
+                Some(&s.admin),
+                json!({"redemption_code": "2222-3333-4444"}),
+            )
+            .await
+            .status(),
+        404
+    );
+    // Members cannot redeem, even their own code.
+    assert_eq!(
+        s.app
+            .post(
+                "/api/v1/admin/prize-redemptions",
+                Some(&member),
+                json!({"redemption_code": code}),
+            )
+            .await
+            .status(),
+        404
+    );
+    let typed = code.to_lowercase().replace('-', " ");
+    let res = s
+        .app
+        .post(
+            "/api/v1/admin/prize-redemptions",
+            Some(&s.admin),
+            json!({"redemption_code": typed}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let redeemed: Value = res.json().await.unwrap();
+    assert_eq!(redeemed["win"]["redeemed"], true);
+    assert_ne!(redeemed["win"]["redemption_code"], code);
+    problem(
+        s.app
+            .post(
+                "/api/v1/admin/prize-redemptions",
+                Some(&s.admin),
+                json!({"redemption_code": code}),
+            )
+            .await,
+        409,
+        "prize.already_redeemed",
+    )
+    .await;
+
+    // Winners CSV: masked code, no full code; stats count draws and wins.
+    let csv = s
+        .app
+        .get(
+            &format!("/api/v1/admin/quizzes/{}/winners.csv", s.quiz),
+            Some(&s.admin),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.contains("工会定制保温杯"), "{csv}");
+    assert!(!csv.contains(&code));
+    assert!(csv.contains(&format!("{}**-****-**{}", &code[..2], &code[12..])));
+    let stats: Value = s
+        .app
+        .get(
+            &format!("/api/v1/admin/quizzes/{}/stats", s.quiz),
+            Some(&s.admin),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["draws"], 2);
+    assert_eq!(stats["wins"], 1);
+    assert_eq!(stats["prizes"][0]["remaining"], 0);
+    // Closed a day after the end.
+    s.app.clock.advance(TimeDelta::days(9));
+    problem(s.draw(&member, "k-9").await, 409, "draw.closed").await;
+}
+
+/// 200 members with 10 chances each draw 2,000 times at once against 20 prizes; with
+/// `lose_gate` the hot store loses the campaign's gate halfway (a Redis flush) and
+/// clients retry 503s with the same key, as the app does.
+async fn many_concurrent_draws(lose_gate: bool) {
+    let prizes: Vec<Value> = (0..20)
+        .map(|i| prize(&format!("奖品{i}"), 1 + i % 4, 20_000, 1 + i % 2))
+        .collect();
+    let s = Arc::new(setup(10, &prizes).await);
+    let members: Vec<(i64, String)> = futures_util::stream::iter(0..200)
+        .map(|_| {
+            let s = s.clone();
+            async move { s.passer().await }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let jobs: Vec<(i64, String, String)> = members
+        .iter()
+        .flat_map(|(id, t)| (0..10).map(move |k| (*id, t.clone(), format!("draw-{id}-{k}"))))
+        .collect();
+    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let flusher = lose_gate.then(|| {
+        let (s, done) = (s.clone(), done.clone());
+        tokio::spawn(async move {
+            while done.load(std::sync::atomic::Ordering::Relaxed) < 1000 {
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+            let gate = huigong::draws::engine::gate_key(&s.app.state.keys, s.quiz);
+            s.app.state.hot.del(&[gate]).await.unwrap()
+        })
+    });
+    let results: Vec<(i64, Value)> = futures_util::stream::iter(jobs)
+        .map(|(id, t, key)| {
+            let (s, done) = (s.clone(), done.clone());
+            async move {
+                for _ in 0..50 {
+                    let res = s.draw(&t, &key).await;
+                    match res.status().as_u16() {
+                        201 => {
+                            done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            return (id, res.json::<Value>().await.unwrap());
+                        }
+                        409 | 503 => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+                        other => panic!("draw answered {other}: {}", res.text().await.unwrap()),
+                    }
+                }
+                panic!("a draw never went through");
+            }
+        })
+        .buffer_unordered(200)
+        .collect()
+        .await;
+    if let Some(f) = flusher {
+        assert_eq!(f.await.unwrap(), 1, "the gate existed when it was dropped");
+    }
+    assert_eq!(results.len(), 2000);
+    let ids: HashSet<i64> = results
+        .iter()
+        .map(|(_, b)| b["draw_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2000, "every key is its own draw");
+
+    // Wins never exceed stock, nobody exceeds a cap; SQL adds up.
+    let ledger = s.ledger().await;
+    let caps: HashMap<String, i64> = prizes
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_owned(),
+                p["max_per_user"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let mut per_user: HashMap<(i64, String), i64> = HashMap::new();
+    let mut per_prize: HashMap<i64, i64> = HashMap::new();
+    for (user, body) in &results {
+        if body["won"] == true {
+            *per_user
+                .entry((*user, body["prize"]["name"].as_str().unwrap().to_owned()))
+                .or_default() += 1;
+            *per_prize
+                .entry(body["prize"]["id"].as_i64().unwrap())
+                .or_default() += 1;
+        }
+    }
+    for ((_, name), n) in &per_user {
+        assert!(*n <= caps[name], "{name} won {n} times by one member");
+    }
+    let mut total_wins = 0;
+    for &(id, quantity, remaining, won) in &ledger {
+        assert_eq!(quantity, remaining + won, "prize {id}");
+        assert_eq!(per_prize.get(&id).copied().unwrap_or(0), won, "prize {id}");
+        assert!(remaining >= 0);
+        total_wins += won;
+    }
+    // With 40% odds over 2,000 draws, stock (50 units) runs out.
+    assert_eq!(total_wins, 50, "{ledger:?}");
+    let quiz = s.quiz;
+    let (draws, spent) = s
+        .app
+        .db(move |c| {
+            let rows = huigong::draws::store::chance_rows(c, quiz)?;
+            Ok((
+                huigong::draws::store::draw_count(c, quiz)?,
+                rows.iter().map(|r| (r.1, r.2)).collect::<Vec<_>>(),
+            ))
+        })
+        .await;
+    assert_eq!(draws, 2000);
+    assert!(spent.iter().all(|&(g, u)| g == 10 && u == 10), "{spent:?}");
+
+    // The hot store agrees with SQL without any repair.
+    let gate = huigong::draws::engine::gate_key(&s.app.state.keys, s.quiz);
+    let stock: Vec<String> = ledger.iter().map(|l| gate_fields::stock(l.0)).collect();
+    let hot = s.app.state.hot.gate_read(&gate, &stock).await.unwrap();
+    let sql: Vec<Option<i64>> = ledger.iter().map(|l| Some(l.2)).collect();
+    assert_eq!(hot, sql);
+    let report: Value = s
+        .app
+        .post(
+            &format!("/api/v1/admin/quizzes/{}/draw-reconciliation", s.quiz),
+            Some(&s.admin),
+            json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["gate_built"], true, "{report}");
+    assert_eq!(report["ledger_errors"], json!([]), "{report}");
+    assert_eq!(report["stock_repaired"], json!([]), "{report}");
+    assert_eq!(report["members_reset"], json!([]), "{report}");
+}
+
+#[tokio::test]
+async fn concurrent_draws_never_oversell_or_double_spend() {
+    many_concurrent_draws(false).await;
+}
+
+#[tokio::test]
+async fn concurrent_draws_stay_exact_when_the_hot_store_loses_the_gate() {
+    many_concurrent_draws(true).await;
+}
+
+#[tokio::test]
+async fn the_reconciler_repairs_a_drifted_gate() {
+    let s = setup(3, &[prize("电影票", 5, 500_000, 5)]).await;
+    let (user, member) = s.passer().await;
+    assert_eq!(s.draw(&member, "a").await.status(), 201);
+    let gate = huigong::draws::engine::gate_key(&s.app.state.keys, s.quiz);
+    let prize_id = s.ledger().await[0].0;
+    // Someone edits the hot store by hand: stock and the member's used count drift.
+    s.app
+        .state
+        .hot
+        .gate_write(
+            &gate,
+            &[
+                (gate_fields::stock(prize_id), 99),
+                (gate_fields::used(user), 0),
+            ],
+        )
+        .await
+        .unwrap();
+    let report: Value = s
+        .app
+        .post(
+            &format!("/api/v1/admin/quizzes/{}/draw-reconciliation", s.quiz),
+            Some(&s.admin),
+            json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let remaining = s.ledger().await[0].2;
+    assert_eq!(report["stock_repaired"], json!([[prize_id, 99, remaining]]));
+    assert_eq!(report["members_reset"], json!([user]));
+    let hot = s
+        .app
+        .state
+        .hot
+        .gate_read(&gate, &[gate_fields::stock(prize_id)])
+        .await
+        .unwrap();
+    assert_eq!(hot, [Some(remaining)]);
+    // The member reloads from SQL: two chances left, then none.
+    assert_eq!(s.draw(&member, "b").await.status(), 201);
+    assert_eq!(s.draw(&member, "c").await.status(), 201);
+    problem(s.draw(&member, "d").await, 409, "draw.no_chances").await;
+    let clean: Value = s
+        .app
+        .post(
+            &format!("/api/v1/admin/quizzes/{}/draw-reconciliation", s.quiz),
+            Some(&s.admin),
+            json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(clean["stock_repaired"], json!([]));
+    assert_eq!(clean["members_reset"], json!([]));
+}
+
+#[tokio::test]
+async fn raffles_commit_to_a_seed_and_anyone_can_recompute_the_winners() {
+    let s = setup(0, &[]).await;
+    let mut passers = Vec::new();
+    for _ in 0..6 {
+        passers.push(s.passer().await.0);
+    }
+    let now = s.app.clock.now();
+    let bad = problem(
+        s.app
+            .post(
+                "/api/v1/admin/raffles",
+                Some(&s.admin),
+                json!({"org_id": s.org, "title": "", "pool": {"kind": "quiz_passers", "ref_id": s.quiz, "min_hours": 2.0}, "winners": 0, "draw_at": (now - TimeDelta::hours(1)).to_rfc3339()}),
+            )
+            .await,
+        422,
+        "validation.failed",
+    )
+    .await;
+    assert_eq!(
+        fields(&bad),
+        ["title", "winners", "draw_at", "pool.min_hours"]
+    );
+    let bad = problem(
+        s.app
+            .post(
+                "/api/v1/admin/raffles",
+                Some(&s.admin),
+                json!({"org_id": s.org, "title": "答题幸运抽签", "pool": {"kind": "quiz_passers", "ref_id": 999_999}, "winners": 3, "draw_at": (now + TimeDelta::hours(1)).to_rfc3339()}),
+            )
+            .await,
+        422,
+        "validation.failed",
+    )
+    .await;
+    assert_eq!(fields(&bad), ["pool.ref_id"]);
+    let res = s
+        .app
+        .post(
+            "/api/v1/admin/raffles",
+            Some(&s.admin),
+            json!({"org_id": s.org, "title": "答题幸运抽签", "pool": {"kind": "quiz_passers", "ref_id": s.quiz}, "winners": 3, "draw_at": (now + TimeDelta::hours(1)).to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let raffle: Value = res.json().await.unwrap();
+    let id = raffle["id"].as_i64().unwrap();
+    let commitment = raffle["seed_commitment"].as_str().unwrap().to_owned();
+    assert_eq!(commitment.len(), 64);
+    let public: Value = s
+        .app
+        .get(&format!("/api/v1/raffles/{id}"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(public["seed"].is_null() && public["pool_digest"].is_null());
+    assert_eq!(public["seed_commitment"], commitment);
+    assert_eq!(
+        s.app
+            .get(&format!("/api/v1/raffles/{id}/pool"), None)
+            .await
+            .status(),
+        404
+    );
+    let draw = format!("/api/v1/admin/raffles/{id}/draw");
+    problem(
+        s.app.post(&draw, Some(&s.admin), json!({})).await,
+        409,
+        "raffle.too_early",
+    )
+    .await;
+    s.app.clock.advance(TimeDelta::hours(2));
+    let res = s.app.post(&draw, Some(&s.admin), json!({})).await;
+    assert_eq!(res.status(), 200);
+    let drawn: Value = res.json().await.unwrap();
+    problem(
+        s.app.post(&draw, Some(&s.admin), json!({})).await,
+        409,
+        "raffle.already_drawn",
+    )
+    .await;
+    assert_eq!(drawn["pool_size"], 6);
+    let winners: Vec<i64> = drawn["winners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["user_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(winners.len(), 3);
+    assert!(
+        drawn["winners"][0]["nickname"]
+            .as_str()
+            .unwrap()
+            .contains('*')
+    );
+
+    // Recompute from what is public: seed, pool, the algorithm.
+    let seed = drawn["seed"].as_str().unwrap();
+    let seed_bytes = huigong::raffles::rules::parse_seed(seed).unwrap();
+    assert_eq!(huigong::raffles::rules::commitment(&seed_bytes), commitment);
+    let pool_text = s
+        .app
+        .get(&format!("/api/v1/raffles/{id}/pool"), None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let pool: Vec<i64> = pool_text.lines().map(|l| l.parse().unwrap()).collect();
+    let mut expected = passers.clone();
+    expected.sort_unstable();
+    assert_eq!(pool, expected);
+    assert_eq!(
+        hex::encode(huigong::raffles::rules::pool_digest(&pool)),
+        drawn["pool_digest"].as_str().unwrap()
+    );
+    assert_eq!(
+        huigong::raffles::rules::winners(&seed_bytes, &pool, 3),
+        winners
+    );
+
+    // And with the command an outsider would run.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pool.txt");
+    std::fs::write(&file, &pool_text).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_huigong"))
+        .args([
+            "raffle",
+            "verify",
+            "--seed",
+            seed,
+            "--winners",
+            "3",
+            "--commitment",
+            &commitment,
+            "--pool-file",
+        ])
+        .arg(&file)
+        .env("HUIGONG_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("commitment: ok"), "{stdout}");
+    let listed: Vec<i64> = stdout
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(_, u)| u.parse().unwrap())
+        .collect();
+    assert_eq!(listed, winners);
+    let wrong = std::process::Command::new(env!("CARGO_BIN_EXE_huigong"))
+        .args([
+            "raffle",
+            "verify",
+            "--seed",
+            &"00".repeat(32),
+            "--winners",
+            "3",
+            "--commitment",
+            &commitment,
+            "--pool-file",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success());
+}
