@@ -98,8 +98,6 @@ pub struct Config {
     /// How often the server checks open draw campaigns' hot-store gates against SQL and
     /// repairs them, seconds (0: never; `huigong reconcile` still works).
     pub draw_reconcile_secs: u64,
-    /// Serve `/api/v1/_bench/*`, the ceiling endpoints the load tests measure against.
-    pub bench_endpoints: bool,
 }
 
 impl Default for Config {
@@ -133,7 +131,6 @@ impl Default for Config {
             upstream_timeout_secs: 5,
             workers: None,
             draw_reconcile_secs: 300,
-            bench_endpoints: false,
         }
     }
 }

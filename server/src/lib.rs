@@ -197,7 +197,8 @@ impl AppState {
             config.wechat_secret.clone(),
         );
         let sms = SmsSender::from_config(&config, http);
-        let draws = draws::DrawEngine::start(db.clone());
+        let metrics = Arc::new(Metrics::new());
+        let draws = draws::DrawEngine::start(db.clone(), &metrics);
         Ok(AppState {
             keys: Keys::new(config.redis_prefix.clone()),
             config: Arc::new(config),
@@ -208,7 +209,7 @@ impl AppState {
             wechat,
             sms,
             crypto: DataKeys::new(&data_key, config_version),
-            metrics: Arc::new(Metrics::new()),
+            metrics,
             draws,
         })
     }

@@ -24,6 +24,7 @@ use crate::config::LogFormat;
 use crate::error::{ApiError, Lang, PROBLEM_JSON, Problem};
 
 /// Installs the global subscriber once (later calls, as in tests, are no-ops).
+/// Logs go to standard error, so command output on standard output stays machine-readable.
 pub fn init_tracing(format: LogFormat) {
     let filter = EnvFilter::try_from_env("HUIGONG_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,huigong=info"));
@@ -32,12 +33,19 @@ pub fn init_tracing(format: LogFormat) {
         LogFormat::Json => registry
             .with(
                 tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
                     .json()
                     .with_current_span(true)
                     .with_span_list(false),
             )
             .try_init(),
-        LogFormat::Text => registry.with(tracing_subscriber::fmt::layer()).try_init(),
+        LogFormat::Text => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+            )
+            .try_init(),
     };
     drop(result);
 }

@@ -14,6 +14,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, TimeZone, Utc};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
 use tokio::sync::{RwLock, mpsc, oneshot};
 
 use super::rules::{self, Odds};
@@ -59,7 +62,26 @@ pub struct Drawn {
     pub campaign: Arc<Campaign>,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+/// What operators watch at a launch: draws by outcome, and how well commits group.
+#[derive(Clone)]
+struct DrawMetrics {
+    draws: Family<OutcomeLabels, Counter>,
+    batch: Histogram,
+}
+
+impl DrawMetrics {
+    fn count(&self, outcome: &'static str) {
+        self.draws.get_or_create(&OutcomeLabels { outcome }).inc();
+    }
+}
+
 pub struct DrawEngine {
+    metrics: DrawMetrics,
     queue: mpsc::Sender<Job>,
     locks: Mutex<HashMap<i64, Arc<RwLock<()>>>>,
     campaigns: Mutex<HashMap<i64, Arc<Campaign>>>,
@@ -100,10 +122,27 @@ fn busy() -> ApiError {
 
 impl DrawEngine {
     /// Starts the group committer on the current runtime.
-    pub fn start(db: Db) -> Arc<DrawEngine> {
+    pub fn start(db: Db, metrics: &crate::telemetry::Metrics) -> Arc<DrawEngine> {
+        let draw_metrics = DrawMetrics {
+            draws: Family::default(),
+            batch: Histogram::new([1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
+        };
+        metrics.with_registry(|r| {
+            r.register(
+                "draws",
+                "Draws by outcome: won, lost, replay, no_chances, corrected (SQL refused what the hot store gave)",
+                draw_metrics.draws.clone(),
+            );
+            r.register(
+                "draw_commit_batch_size",
+                "Draws made durable per SQL transaction",
+                draw_metrics.batch.clone(),
+            );
+        });
         let (queue, jobs) = mpsc::channel(MAX_BATCH * 16);
-        tokio::spawn(commit_loop(db, jobs));
+        tokio::spawn(commit_loop(db, jobs, draw_metrics.batch.clone()));
         Arc::new(DrawEngine {
+            metrics: draw_metrics,
             queue,
             locks: Mutex::default(),
             campaigns: Mutex::default(),
@@ -225,6 +264,7 @@ impl DrawEngine {
                                 .await?;
                             continue;
                         }
+                        self.metrics.count("no_chances");
                         return Err(no_chances());
                     }
                 }
@@ -293,7 +333,13 @@ impl DrawEngine {
         };
         let outcome = match recorded {
             Ok(Recorded::New(record)) => {
+                self.metrics.count(if record.prize_id.is_some() {
+                    "won"
+                } else {
+                    "lost"
+                });
                 if gate_won && record.prize_id.is_none() {
+                    self.metrics.count("corrected");
                     tracing::warn!(
                         quiz_id = campaign.quiz_id,
                         "SQL refused a prize the hot store gave (stock or cap differ); returned it to the gate"
@@ -303,11 +349,13 @@ impl DrawEngine {
                 Ok((record, false))
             }
             Ok(Recorded::Replay(record)) => {
+                self.metrics.count("replay");
                 undo.push((gf::used(user), -1));
                 taken_back(&mut undo);
                 Ok((record, true))
             }
             Ok(Recorded::NoChances) => {
+                self.metrics.count("no_chances");
                 taken_back(&mut undo);
                 hot.gate_adjust(gate, &undo).await?;
                 hot.gate_forget(gate, &user_fields(campaign, user)).await?;
@@ -383,9 +431,10 @@ fn user_fields(campaign: &Campaign, user: i64) -> Vec<String> {
 /// Group commit: whatever draws are waiting go into one transaction. When the batch fails
 /// (a rare conflict with another process), each draw is retried in its own transaction so
 /// one bad draw cannot fail the others.
-async fn commit_loop(db: Db, mut jobs: mpsc::Receiver<Job>) {
+async fn commit_loop(db: Db, mut jobs: mpsc::Receiver<Job>, sizes: Histogram) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        sizes.observe(batch.len() as f64);
         let requests: Vec<DrawRequest> = batch.iter().map(|j| j.request.clone()).collect();
         let results = db
             .run(move |c| -> Result<Vec<ApiResult<Recorded>>, ApiError> {

@@ -213,6 +213,11 @@ impl TestApp {
         }
     }
 
+    /// The database the server runs on (for the CLI against the same data).
+    pub fn database_url(&self) -> &str {
+        &self._db.url
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
