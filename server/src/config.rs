@@ -98,6 +98,9 @@ pub struct Config {
     /// How often the server checks open draw campaigns' hot-store gates against SQL and
     /// repairs them, seconds (0: never; `huigong reconcile` still works).
     pub draw_reconcile_secs: u64,
+    /// Serve `/api/v1/_bench/*`: the ceilings the load tests measure against, and their
+    /// fixtures. Never in production (the fixture endpoint mints tokens).
+    pub bench_endpoints: bool,
 }
 
 impl Default for Config {
@@ -131,6 +134,7 @@ impl Default for Config {
             upstream_timeout_secs: 5,
             workers: None,
             draw_reconcile_secs: 300,
+            bench_endpoints: false,
         }
     }
 }

@@ -4,12 +4,13 @@
 //! binds the listener (port 0 in tests); `run_until_stopped` serves until SIGTERM.
 
 pub mod auth;
+pub mod bench;
 pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod demo;
-mod demo_quiz;
+pub(crate) mod demo_quiz;
 pub mod domain;
 pub mod draws;
 pub mod enrollment;
@@ -237,8 +238,20 @@ impl Application {
         let state = web::Data::new(AppState::new(config, clock).await?);
         let spec = openapi::spec();
         let shared = state.clone();
+        let bench = state.config.bench_endpoints;
+        if bench {
+            tracing::warn!(
+                "HUIGONG_BENCH_ENDPOINTS is on: /api/v1/_bench/* mints tokens; never in production"
+            );
+        }
         let mut server = HttpServer::new(move || {
             App::new()
+                // Before the API scope, which would otherwise answer 404 for its prefix.
+                .configure(|cfg| {
+                    if bench {
+                        bench::routes(cfg);
+                    }
+                })
                 .into_utoipa_app()
                 .app_data(shared.clone())
                 .app_data(

@@ -103,21 +103,22 @@ pub fn id_by_phone(conn: &mut DbConn, phone: &str) -> QueryResult<Option<i64>> {
         .optional()
 }
 
-/// (id, nickname) of the given users, for small lists such as a leaderboard page.
+/// (id, nickname) of the given users, in the order given (unknown ids are skipped): one
+/// query, whatever the length (a leaderboard page, a raffle's winners).
 pub fn nicknames(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
-    let mut out = Vec::with_capacity(ids.len());
-    // One indexed lookup each keeps this portable across both backends.
-    for id in ids {
-        if let Some(row) = users::table
-            .find(id)
-            .select((users::id, users::nickname))
-            .first(conn)
-            .optional()?
-        {
-            out.push(row);
-        }
+    if ids.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(out)
+    let found: std::collections::HashMap<i64, String> = users::table
+        .filter(users::id.eq_any(ids))
+        .select((users::id, users::nickname))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .collect();
+    Ok(ids
+        .iter()
+        .filter_map(|id| found.get(id).map(|n| (*id, n.clone())))
+        .collect())
 }
 
 pub fn update_user(conn: &mut DbConn, id: UserId, changes: &UserChanges) -> QueryResult<User> {

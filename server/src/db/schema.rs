@@ -469,6 +469,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    bench_rows (id) {
+        id -> BigInt,
+        payload -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(prize_wins -> prizes (prize_id));
 diesel::joinable!(prize_wins -> quizzes (quiz_id));
 diesel::joinable!(raffle_winners -> raffles (raffle_id));
@@ -511,4 +519,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     raffles,
     raffle_entries,
     raffle_winners,
+    bench_rows,
 );

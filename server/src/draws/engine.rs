@@ -34,6 +34,8 @@ const MAX_BATCH: usize = 256;
 /// (which replays the draw if it did commit).
 const COMMIT_TIMEOUT: Duration = Duration::from_secs(10);
 const REBUILD_LOCK_TTL: Duration = Duration::from_secs(30);
+/// Concurrent group-commit transactions on Postgres.
+const POSTGRES_COMMITTERS: usize = 3;
 
 /// A published campaign's frozen prize table, cached per process (it cannot change).
 #[derive(Debug)]
@@ -140,7 +142,20 @@ impl DrawEngine {
             );
         });
         let (queue, jobs) = mpsc::channel(MAX_BATCH * 16);
-        tokio::spawn(commit_loop(db, jobs, draw_metrics.batch.clone()));
+        // SQLite has one writer at a time, so one committer; Postgres overlaps a few
+        // transactions (they meet only on the prize rows of winning draws).
+        let committers = match db.backend() {
+            crate::db::Backend::Sqlite => 1,
+            crate::db::Backend::Postgres => POSTGRES_COMMITTERS,
+        };
+        let jobs = Arc::new(tokio::sync::Mutex::new(jobs));
+        for _ in 0..committers {
+            tokio::spawn(commit_loop(
+                db.clone(),
+                jobs.clone(),
+                draw_metrics.batch.clone(),
+            ));
+        }
         Arc::new(DrawEngine {
             metrics: draw_metrics,
             queue,
@@ -431,9 +446,11 @@ fn user_fields(campaign: &Campaign, user: i64) -> Vec<String> {
 /// Group commit: whatever draws are waiting go into one transaction. When the batch fails
 /// (a rare conflict with another process), each draw is retried in its own transaction so
 /// one bad draw cannot fail the others.
-async fn commit_loop(db: Db, mut jobs: mpsc::Receiver<Job>, sizes: Histogram) {
+async fn commit_loop(db: Db, jobs: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>, sizes: Histogram) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    // The queue is locked only while taking a batch, so the next committer takes the
+    // following one while this one is in SQL.
+    while jobs.lock().await.recv_many(&mut batch, MAX_BATCH).await > 0 {
         sizes.observe(batch.len() as f64);
         let requests: Vec<DrawRequest> = batch.iter().map(|j| j.request.clone()).collect();
         let results = db
@@ -456,12 +473,20 @@ async fn commit_loop(db: Db, mut jobs: mpsc::Receiver<Job>, sizes: Histogram) {
     }
 }
 
+fn batch_for_backend(
+    conn: &mut DbConn,
+    requests: &[DrawRequest],
+) -> diesel::QueryResult<Option<Vec<Recorded>>> {
+    match conn {
+        DbConn::Pg(pg) => store::record_batch_pg(pg, requests),
+        DbConn::Sqlite(_) => store::record_batch(conn, requests),
+    }
+}
+
 fn commit_batch(conn: &mut DbConn, requests: &[DrawRequest]) -> Vec<ApiResult<Recorded>> {
-    let together = write_tx(conn, |c| {
-        requests
-            .iter()
-            .map(|r| store::record(c, r))
-            .collect::<diesel::QueryResult<Vec<_>>>()
+    let together = write_tx(conn, |c| match batch_for_backend(c, requests)? {
+        Some(recorded) => Ok(recorded),
+        None => Err(diesel::result::Error::RollbackTransaction),
     });
     match together {
         Ok(recorded) => recorded.into_iter().map(Ok).collect(),

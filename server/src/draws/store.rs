@@ -152,6 +152,68 @@ pub fn record(conn: &mut DbConn, r: &DrawRequest) -> QueryResult<Recorded> {
             }
         }
     }
+    Ok(Recorded::New(insert_draw(conn, r, won)?))
+}
+
+/// Records a batch of draws in the caller's transaction with the same guards as
+/// [`record`], taking row locks in one global order (chances rows by member, then prize
+/// rows by prize) so concurrent batches on Postgres never deadlock. It skips the key
+/// look-up: a repeated key makes the unique index fail the batch, which the caller then
+/// retries draw by draw with [`record`]. None (nothing kept) when SQL refuses a chance
+/// the hot store had granted, for the same careful retry.
+pub fn record_batch(
+    conn: &mut DbConn,
+    batch: &[DrawRequest],
+) -> QueryResult<Option<Vec<Recorded>>> {
+    let mut by_member: Vec<usize> = (0..batch.len()).collect();
+    by_member.sort_by_key(|&i| (batch[i].user, i));
+    for &i in &by_member {
+        let r = &batch[i];
+        let spent = diesel::update(
+            draw_chances::table
+                .find((r.quiz, r.user))
+                .filter(draw_chances::used.lt(draw_chances::granted)),
+        )
+        .set(draw_chances::used.eq(draw_chances::used + 1))
+        .execute(conn)?;
+        if spent != 1 {
+            return Ok(None);
+        }
+    }
+    let mut by_prize: Vec<usize> = (0..batch.len())
+        .filter(|&i| batch[i].gate_won && batch[i].picked.is_some())
+        .collect();
+    by_prize.sort_by_key(|&i| (batch[i].picked, i));
+    let mut won: Vec<Option<i64>> = vec![None; batch.len()];
+    let mut in_batch: std::collections::HashMap<(i64, i64), i64> = Default::default();
+    for i in by_prize {
+        let r = &batch[i];
+        let Some(prize) = r.picked else { continue };
+        let held: i64 = prize_wins::table
+            .filter(prize_wins::prize_id.eq(prize))
+            .filter(prize_wins::user_id.eq(r.user))
+            .count()
+            .get_result(conn)?;
+        let mine = in_batch.entry((r.user, prize)).or_insert(0);
+        if held + *mine >= i64::from(r.max_per_user) {
+            continue;
+        }
+        let taken = diesel::update(prizes::table.find(prize).filter(prizes::remaining.gt(0)))
+            .set(prizes::remaining.eq(prizes::remaining - 1))
+            .execute(conn)?;
+        if taken == 1 {
+            *mine += 1;
+            won[i] = Some(prize);
+        }
+    }
+    let mut out = Vec::with_capacity(batch.len());
+    for (r, won) in batch.iter().zip(won) {
+        out.push(Recorded::New(insert_draw(conn, r, won)?));
+    }
+    Ok(Some(out))
+}
+
+fn insert_draw(conn: &mut DbConn, r: &DrawRequest, won: Option<i64>) -> QueryResult<DrawRecord> {
     let id: i64 = diesel::insert_into(draws::table)
         .values((
             draws::quiz_id.eq(r.quiz),
@@ -177,11 +239,11 @@ pub fn record(conn: &mut DbConn, r: &DrawRequest) -> QueryResult<Recorded> {
             .execute(conn)?;
         redemption_code = Some(r.code.clone());
     }
-    Ok(Recorded::New(DrawRecord {
+    Ok(DrawRecord {
         id,
         prize_id: won,
         redemption_code,
-    }))
+    })
 }
 
 /// What the gate needs of a member: (granted, used, wins per prize).
@@ -352,4 +414,173 @@ pub fn winners(conn: &mut DbConn, quiz: i64) -> QueryResult<Vec<(Win, String, Op
         .order(prize_wins::id)
         .select((win_columns!(), users::nickname, users::phone))
         .load(conn)
+}
+
+/// [`record_batch`] on Postgres in a handful of set-based statements whatever the batch
+/// size, where one statement per draw would make round trips the limit. Same guards, same
+/// lock order (chances rows by member, then prize rows by id, each `FOR UPDATE` in order).
+pub fn record_batch_pg(
+    conn: &mut diesel::pg::PgConnection,
+    batch: &[DrawRequest],
+) -> QueryResult<Option<Vec<Recorded>>> {
+    use std::collections::{BTreeMap, HashMap};
+
+    use diesel::sql_types::{Array, BigInt, Integer, Nullable, Timestamp};
+
+    #[derive(QueryableByName)]
+    struct Stock {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+        #[diesel(sql_type = Integer)]
+        remaining: i32,
+    }
+    #[derive(QueryableByName)]
+    struct Held {
+        #[diesel(sql_type = BigInt)]
+        prize_id: i64,
+        #[diesel(sql_type = BigInt)]
+        user_id: i64,
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    #[derive(QueryableByName)]
+    struct Inserted {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+        #[diesel(sql_type = BigInt)]
+        quiz_id: i64,
+        #[diesel(sql_type = BigInt)]
+        user_id: i64,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        idempotency_key: String,
+    }
+
+    // Chances, per campaign: lock the members' rows in order, then spend in one UPDATE.
+    let mut wanted: BTreeMap<i64, BTreeMap<i64, i32>> = BTreeMap::new();
+    for r in batch {
+        *wanted.entry(r.quiz).or_default().entry(r.user).or_default() += 1;
+    }
+    for (quiz, members) in &wanted {
+        let users: Vec<i64> = members.keys().copied().collect();
+        let counts: Vec<i32> = members.values().copied().collect();
+        diesel::sql_query(
+            "SELECT user_id FROM draw_chances WHERE quiz_id = $1 AND user_id = ANY($2) \
+             ORDER BY user_id FOR UPDATE",
+        )
+        .bind::<BigInt, _>(quiz)
+        .bind::<Array<BigInt>, _>(&users)
+        .execute(conn)?;
+        let spent = diesel::sql_query(
+            "UPDATE draw_chances AS d SET used = d.used + v.n \
+             FROM unnest($2::bigint[], $3::int[]) AS v(user_id, n) \
+             WHERE d.quiz_id = $1 AND d.user_id = v.user_id AND d.used + v.n <= d.granted",
+        )
+        .bind::<BigInt, _>(quiz)
+        .bind::<Array<BigInt>, _>(&users)
+        .bind::<Array<Integer>, _>(&counts)
+        .execute(conn)?;
+        if spent != users.len() {
+            return Ok(None);
+        }
+    }
+
+    // Prizes: lock the picked prizes' rows in id order, read the members' wins, allocate.
+    let mut candidates: Vec<usize> = (0..batch.len())
+        .filter(|&i| batch[i].gate_won && batch[i].picked.is_some())
+        .collect();
+    candidates.sort_by_key(|&i| (batch[i].picked, i));
+    let mut won: Vec<Option<i64>> = vec![None; batch.len()];
+    if !candidates.is_empty() {
+        let mut prize_ids: Vec<i64> = candidates.iter().filter_map(|&i| batch[i].picked).collect();
+        prize_ids.dedup();
+        let members: Vec<i64> = candidates.iter().map(|&i| batch[i].user).collect();
+        let mut stock: HashMap<i64, i32> = diesel::sql_query(
+            "SELECT id, remaining FROM prizes WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+        )
+        .bind::<Array<BigInt>, _>(&prize_ids)
+        .load::<Stock>(conn)?
+        .into_iter()
+        .map(|s| (s.id, s.remaining))
+        .collect();
+        let mut held: HashMap<(i64, i64), i64> = diesel::sql_query(
+            "SELECT prize_id, user_id, count(*) AS n FROM prize_wins \
+             WHERE prize_id = ANY($1) AND user_id = ANY($2) GROUP BY prize_id, user_id",
+        )
+        .bind::<Array<BigInt>, _>(&prize_ids)
+        .bind::<Array<BigInt>, _>(&members)
+        .load::<Held>(conn)?
+        .into_iter()
+        .map(|h| ((h.prize_id, h.user_id), h.n))
+        .collect();
+        let mut taken: BTreeMap<i64, i32> = BTreeMap::new();
+        for i in candidates {
+            let r = &batch[i];
+            let Some(prize) = r.picked else { continue };
+            let left = stock.entry(prize).or_insert(0);
+            let mine = held.entry((prize, r.user)).or_insert(0);
+            if *left > 0 && *mine < i64::from(r.max_per_user) {
+                *left -= 1;
+                *mine += 1;
+                *taken.entry(prize).or_default() += 1;
+                won[i] = Some(prize);
+            }
+        }
+        if !taken.is_empty() {
+            let ids: Vec<i64> = taken.keys().copied().collect();
+            let counts: Vec<i32> = taken.values().copied().collect();
+            diesel::sql_query(
+                "UPDATE prizes AS p SET remaining = p.remaining - v.n \
+                 FROM unnest($1::bigint[], $2::int[]) AS v(id, n) WHERE p.id = v.id",
+            )
+            .bind::<Array<BigInt>, _>(&ids)
+            .bind::<Array<Integer>, _>(&counts)
+            .execute(conn)?;
+        }
+    }
+
+    // The draws, then the wins, each in one INSERT.
+    let inserted: HashMap<(i64, i64, String), i64> = diesel::sql_query(
+        "INSERT INTO draws (quiz_id, user_id, idempotency_key, picked_prize_id, prize_id, created_at) \
+         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::timestamp[]) \
+         RETURNING id, quiz_id, user_id, idempotency_key",
+    )
+    .bind::<Array<BigInt>, _>(batch.iter().map(|r| r.quiz).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(batch.iter().map(|r| r.user).collect::<Vec<_>>())
+    .bind::<Array<diesel::sql_types::Text>, _>(batch.iter().map(|r| r.key.clone()).collect::<Vec<_>>())
+    .bind::<Array<Nullable<BigInt>>, _>(batch.iter().map(|r| r.picked).collect::<Vec<_>>())
+    .bind::<Array<Nullable<BigInt>>, _>(won.clone())
+    .bind::<Array<Timestamp>, _>(batch.iter().map(|r| r.now).collect::<Vec<_>>())
+    .load::<Inserted>(conn)?
+    .into_iter()
+    .map(|d| ((d.quiz_id, d.user_id, d.idempotency_key), d.id))
+    .collect();
+    let mut out = Vec::with_capacity(batch.len());
+    let mut wins: Vec<(i64, &DrawRequest, i64)> = Vec::new();
+    for (r, won) in batch.iter().zip(&won) {
+        let Some(&id) = inserted.get(&(r.quiz, r.user, r.key.clone())) else {
+            return Err(diesel::result::Error::NotFound);
+        };
+        if let Some(prize) = *won {
+            wins.push((id, r, prize));
+        }
+        out.push(Recorded::New(DrawRecord {
+            id,
+            prize_id: *won,
+            redemption_code: won.map(|_| r.code.clone()),
+        }));
+    }
+    if !wins.is_empty() {
+        diesel::sql_query(
+            "INSERT INTO prize_wins (draw_id, quiz_id, prize_id, user_id, redemption_code, won_at) \
+             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::timestamp[])",
+        )
+        .bind::<Array<BigInt>, _>(wins.iter().map(|w| w.0).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(wins.iter().map(|w| w.1.quiz).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(wins.iter().map(|w| w.2).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(wins.iter().map(|w| w.1.user).collect::<Vec<_>>())
+        .bind::<Array<diesel::sql_types::Text>, _>(wins.iter().map(|w| w.1.code.clone()).collect::<Vec<_>>())
+        .bind::<Array<Timestamp>, _>(wins.iter().map(|w| w.1.now).collect::<Vec<_>>())
+        .execute(conn)?;
+    }
+    Ok(Some(out))
 }

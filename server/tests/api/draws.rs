@@ -857,3 +857,59 @@ async fn the_reconcile_command_checks_ledgers_and_repairs_redis() {
         assert_eq!(report["gate_built"], false);
     }
 }
+
+#[tokio::test]
+async fn bench_endpoints_exist_only_when_switched_on() {
+    let off = TestApp::spawn().await;
+    assert_eq!(off.get("/api/v1/_bench/json", None).await.status(), 404);
+    let app = TestApp::spawn_with(|c| c.bench_endpoints = true).await;
+    assert_eq!(app.get("/api/v1/_bench/json", None).await.status(), 200);
+    let a: Value = app
+        .post("/api/v1/_bench/lua", None, json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let b: Value = app
+        .post("/api/v1/_bench/lua", None, json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(b["n"].as_i64().unwrap(), a["n"].as_i64().unwrap() + 1);
+    assert_eq!(
+        app.post("/api/v1/_bench/insert", None, json!({}))
+            .await
+            .status(),
+        201
+    );
+    let res = app
+        .post(
+            "/api/v1/_bench/draw-campaign",
+            None,
+            json!({"members": 3, "chances": 2}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let fixture: Value = res.json().await.unwrap();
+    let quiz = fixture["quiz_id"].as_i64().unwrap();
+    let t = fixture["tokens"][0].as_str().unwrap();
+    for key in ["x", "y"] {
+        let res = app
+            .client
+            .post(app.url(&format!("/api/v1/quizzes/{quiz}/draws")))
+            .bearer_auth(t)
+            .header("Idempotency-Key", key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+    }
+    let board: Value = app
+        .get(&format!("/api/v1/quizzes/{quiz}/leaderboard"), Some(t))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(board["items"].as_array().unwrap().len(), 3, "{board}");
+}

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# One command: build, start the server on a stack, seed it, run the ceilings and the
+# journeys back to back, print the table, stop the server.
+#
+#   bash load-tests/run.sh [embedded|postgres] [--seconds N] [--users N] [--smoke] [--debug]
+#
+# embedded: a fresh SQLite file + in-process hot store. postgres: a fresh database
+# `huigong_load` on 127.0.0.1:5432 + Redis on 127.0.0.1:6379 (own key prefix).
+# Only loopback is ever targeted. --smoke: 2 s per scenario, fails on any error (CI).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+stack="${1:-embedded}"
+shift || true
+profile=release
+args=()
+for a in "$@"; do
+    case "$a" in
+        --debug) profile=debug ;;
+        *) args+=("$a") ;;
+    esac
+done
+flag=(); [ "$profile" = release ] && flag=(--release)
+
+cargo build -q "${flag[@]}" -p huigong
+cargo build -q "${flag[@]}" --manifest-path load-tests/Cargo.toml
+server="target/$profile/huigong"
+load="load-tests/target/$profile/huigong-load"
+
+work="$(mktemp -d)"
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+export HUIGONG_LISTEN="127.0.0.1:$port"
+export HUIGONG_BENCH_ENDPOINTS=true
+export HUIGONG_LOG="${HUIGONG_LOG:-warn}"
+export HUIGONG_JWT_SECRET="load-test-secret-load-test-secret-0123"
+export HUIGONG_DATA_KEY="$(printf "ab%.0s" $(seq 1 32))"
+export HUIGONG_DRAW_RECONCILE_SECS=0
+unset HUIGONG_REDIS_URL
+case "$stack" in
+    embedded)
+        export HUIGONG_DATABASE_URL="sqlite://$work/huigong.db"
+        ;;
+    postgres)
+        psql -q -h 127.0.0.1 -U postgres -d postgres -c 'DROP DATABASE IF EXISTS huigong_load' \
+            -c 'CREATE DATABASE huigong_load' >/dev/null
+        export HUIGONG_DATABASE_URL="postgres://postgres@127.0.0.1:5432/huigong_load?sslmode=disable"
+        export HUIGONG_REDIS_URL="redis://127.0.0.1:6379"
+        export HUIGONG_REDIS_PREFIX="hgload$$"
+        ;;
+    *) echo "usage: $0 [embedded|postgres] [--seconds N] [--users N] [--smoke] [--debug]" >&2; exit 2 ;;
+esac
+
+"$server" seed-demo >/dev/null
+"$server" serve 2>"$work/server.log" &
+pid=$!
+cleanup() {
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    warnings="$(grep -c -E 'WARN|ERROR' "$work/server.log" || true)"
+    if [ "${warnings:-0}" != 0 ]; then
+        echo "server logged $warnings warning(s)/error(s); the first ones:"
+        grep -E 'WARN|ERROR' "$work/server.log" | grep -v BENCH_ENDPOINTS | head -n 5
+    fi
+    if [ "$stack" = postgres ]; then
+        redis-cli -h 127.0.0.1 --scan --pattern "hgload$$:*" | xargs -r redis-cli -h 127.0.0.1 del >/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+for _ in $(seq 1 50); do
+    curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+    sleep 0.2
+done
+
+echo "stack: $stack ($profile build), machine: $(nproc) cores, $(uname -sr)"
+"$load" --host "http://127.0.0.1:$port" "${args[@]}"
