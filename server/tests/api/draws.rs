@@ -26,7 +26,10 @@ fn question(i: usize) -> Value {
 
 /// A draft quiz (5 true/false questions, pass 60, `draws` chances per pass) with prizes.
 async fn setup(draws_per_pass: i32, prizes: &[Value]) -> Setup {
-    let app = TestApp::spawn().await;
+    setup_on(TestApp::spawn().await, draws_per_pass, prizes).await
+}
+
+async fn setup_on(app: TestApp, draws_per_pass: i32, prizes: &[Value]) -> Setup {
     let (_, admin) = app.platform_admin().await;
     let org: Value = app.post("/api/v1/admin/orgs", Some(&admin), json!({"name": "金东区总工会", "kind": "federation", "parent_id": null, "region_code": "330703"})).await.json().await.unwrap();
     let org = org["id"].as_i64().unwrap();
@@ -912,4 +915,29 @@ async fn bench_endpoints_exist_only_when_switched_on() {
         .await
         .unwrap();
     assert_eq!(board["items"].as_array().unwrap().len(), 3, "{board}");
+}
+
+#[tokio::test]
+async fn the_periodic_reconciler_repairs_drift_on_its_own() {
+    let app = TestApp::spawn_with(|c| c.draw_reconcile_secs = 1).await;
+    let s = setup_on(app, 1, &[prize("电影票", 5, 500_000, 5)]).await;
+    let (_, member) = s.passer().await;
+    assert_eq!(s.draw(&member, "a").await.status(), 201);
+    let gate = huigong::draws::engine::gate_key(&s.app.state.keys, s.quiz);
+    let prize_id = s.ledger().await[0].0;
+    let remaining = s.ledger().await[0].2;
+    s.app
+        .state
+        .hot
+        .gate_write(&gate, &[(gate_fields::stock(prize_id), 77)])
+        .await
+        .unwrap();
+    let field = [gate_fields::stock(prize_id)];
+    for _ in 0..100 {
+        if s.app.state.hot.gate_read(&gate, &field).await.unwrap() == [Some(remaining)] {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the periodic reconciler did not repair the stock");
 }
