@@ -524,7 +524,8 @@ impl Reconciliation {
     }
 }
 
-type Snapshot = (Vec<(i64, i64)>, Vec<(i64, Vec<String>)>);
+/// ((prize, hot stock, SQL remaining), (member, gate fields)) that differ.
+type Snapshot = (Vec<(i64, i64, i64)>, Vec<(i64, Vec<String>)>);
 
 /// Compares the hot gate with SQL and repairs it. `settle`: when draws may be in flight in
 /// another process (the CLI), a difference counts only when it is still the same after
@@ -565,15 +566,10 @@ pub async fn reconcile(
         }
         _ => first,
     };
-    let ledger = db
-        .run(move |c| -> ApiResult<_> { Ok(store::prize_ledger(c, quiz)?) })
-        .await?;
     let mut writes = Vec::new();
-    for (prize, hot_value) in stock {
-        if let Some(&(_, _, remaining, _)) = ledger.iter().find(|l| l.0 == prize) {
-            writes.push((gf::stock(prize), remaining));
-            report.stock_repaired.push((prize, hot_value, remaining));
-        }
+    for (prize, hot_value, remaining) in stock {
+        writes.push((gf::stock(prize), remaining));
+        report.stock_repaired.push((prize, hot_value, remaining));
     }
     hot.gate_write(&gate, &writes).await?;
     for (user, fields) in members {
@@ -586,7 +582,7 @@ pub async fn reconcile(
     Ok(report)
 }
 
-/// Differences between the gate and SQL: (prize, hot stock) pairs and (member, fields).
+/// Differences between the gate and SQL.
 async fn differences(
     db: &Db,
     hot: &dyn HotStore,
@@ -621,7 +617,7 @@ async fn differences(
         .iter()
         .zip(hot_stock)
         .filter(|((_, _, remaining, _), value)| *value != Some(*remaining))
-        .map(|((id, ..), value)| (*id, value.unwrap_or(-1)))
+        .map(|((id, _, remaining, _), value)| (*id, value.unwrap_or(-1), *remaining))
         .collect();
     let prizes: Vec<i64> = ledger.iter().map(|l| l.0).collect();
     let won: HashMap<(i64, i64), i64> = wins.into_iter().map(|(u, p, n)| ((u, p), n)).collect();

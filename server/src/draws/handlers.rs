@@ -250,8 +250,13 @@ pub async fn redeem(
                 .next()
                 .map(|(_, n)| n)
                 .unwrap_or_default();
-            let win = store::win_by_code(c, &code)?.ok_or_else(code_unknown)?;
-            Ok((win, nickname))
+            Ok((
+                Win {
+                    redeemed_at: Some(now),
+                    ..win
+                },
+                nickname,
+            ))
         })
         .await?;
     tracing::info!(win_id = win.id, by = user.id.0, "prize redeemed");

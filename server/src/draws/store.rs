@@ -126,33 +126,11 @@ pub fn record(conn: &mut DbConn, r: &DrawRequest) -> QueryResult<Recorded> {
     if let Some(existing) = draw_by_key(conn, r.quiz, r.user, &r.key)? {
         return Ok(Recorded::Replay(existing));
     }
-    let spent = diesel::update(
-        draw_chances::table
-            .find((r.quiz, r.user))
-            .filter(draw_chances::used.lt(draw_chances::granted)),
-    )
-    .set(draw_chances::used.eq(draw_chances::used + 1))
-    .execute(conn)?;
-    if spent != 1 {
-        return Ok(Recorded::NoChances);
-    }
-    let mut won = None;
-    if let (true, Some(prize)) = (r.gate_won, r.picked) {
-        let held: i64 = prize_wins::table
-            .filter(prize_wins::prize_id.eq(prize))
-            .filter(prize_wins::user_id.eq(r.user))
-            .count()
-            .get_result(conn)?;
-        if held < i64::from(r.max_per_user) {
-            let taken = diesel::update(prizes::table.find(prize).filter(prizes::remaining.gt(0)))
-                .set(prizes::remaining.eq(prizes::remaining - 1))
-                .execute(conn)?;
-            if taken == 1 {
-                won = Some(prize);
-            }
-        }
-    }
-    Ok(Recorded::New(insert_draw(conn, r, won)?))
+    // A batch of one: the same guards in the same order.
+    Ok(match record_batch(conn, std::slice::from_ref(r))? {
+        Some(recorded) => recorded.into_iter().next().unwrap_or(Recorded::NoChances),
+        None => Recorded::NoChances,
+    })
 }
 
 /// Records a batch of draws in the caller's transaction with the same guards as

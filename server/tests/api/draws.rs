@@ -145,6 +145,20 @@ impl Setup {
             .unwrap()
     }
 
+    /// The exact, locked reconciliation an organizer can ask for.
+    async fn reconcile(&self) -> Value {
+        self.app
+            .post(
+                &format!("/api/v1/admin/quizzes/{}/draw-reconciliation", self.quiz),
+                Some(&self.admin),
+                json!({}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// SQL's view: (prize id, quantity, remaining, wins recorded).
     async fn ledger(&self) -> Vec<(i64, i64, i64, i64)> {
         let quiz = self.quiz;
@@ -221,6 +235,13 @@ async fn odds_are_public_and_frozen_at_publish() {
         )
         .await;
     assert!(res.status() == 400 || res.status() == 422);
+    // None of the refused prizes was stored.
+    let draft_id = draft["id"].as_i64().unwrap();
+    let stored = s
+        .app
+        .db(move |c| Ok(huigong::draws::store::prizes_of(c, draft_id)?))
+        .await;
+    assert_eq!(stored.len(), 1);
     // A member cannot add prizes.
     let member = token(&s.app.wechat_member().await);
     assert_eq!(
@@ -540,17 +561,7 @@ async fn many_concurrent_draws(lose_gate: bool) {
     let hot = s.app.state.hot.gate_read(&gate, &stock).await.unwrap();
     let sql: Vec<Option<i64>> = ledger.iter().map(|l| Some(l.2)).collect();
     assert_eq!(hot, sql);
-    let report: Value = s
-        .app
-        .post(
-            &format!("/api/v1/admin/quizzes/{}/draw-reconciliation", s.quiz),
-            Some(&s.admin),
-            json!({}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let report = s.reconcile().await;
     assert_eq!(report["gate_built"], true, "{report}");
     assert_eq!(report["ledger_errors"], json!([]), "{report}");
     assert_eq!(report["stock_repaired"], json!([]), "{report}");
@@ -587,17 +598,7 @@ async fn the_reconciler_repairs_a_drifted_gate() {
         )
         .await
         .unwrap();
-    let report: Value = s
-        .app
-        .post(
-            &format!("/api/v1/admin/quizzes/{}/draw-reconciliation", s.quiz),
-            Some(&s.admin),
-            json!({}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let report = s.reconcile().await;
     let remaining = s.ledger().await[0].2;
     assert_eq!(report["stock_repaired"], json!([[prize_id, 99, remaining]]));
     assert_eq!(report["members_reset"], json!([user]));
@@ -613,17 +614,7 @@ async fn the_reconciler_repairs_a_drifted_gate() {
     assert_eq!(s.draw(&member, "b").await.status(), 201);
     assert_eq!(s.draw(&member, "c").await.status(), 201);
     problem(s.draw(&member, "d").await, 409, "draw.no_chances").await;
-    let clean: Value = s
-        .app
-        .post(
-            &format!("/api/v1/admin/quizzes/{}/draw-reconciliation", s.quiz),
-            Some(&s.admin),
-            json!({}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let clean = s.reconcile().await;
     assert_eq!(clean["stock_repaired"], json!([]));
     assert_eq!(clean["members_reset"], json!([]));
 }
@@ -665,6 +656,14 @@ async fn raffles_commit_to_a_seed_and_anyone_can_recompute_the_winners() {
     )
     .await;
     assert_eq!(fields(&bad), ["pool.ref_id"]);
+    let raffles: i64 = s
+        .app
+        .db(|c| {
+            use diesel::prelude::*;
+            Ok(huigong::db::schema::raffles::table.count().get_result(c)?)
+        })
+        .await;
+    assert_eq!(raffles, 0, "a refused raffle is not stored");
     let res = s
         .app
         .post(
