@@ -67,6 +67,9 @@ pub struct Config {
     /// `HUIGONG_REDIS_URL`: unset selects the in-process hot store.
     pub redis_url: Option<String>,
     pub redis_prefix: String,
+    /// `HUIGONG_GEO_REDIS_URL`: a Redis for the stations' nearby index alone (wide GEO
+    /// searches then never queue in front of draws); unset: `redis_url`, or in-process.
+    pub geo_redis_url: Option<String>,
     /// `HUIGONG_JWT_SECRET`: HMAC key of access tokens; random (with a warning) when unset.
     pub jwt_secret: Secret,
     /// `HUIGONG_JWT_PREVIOUS_SECRET`: still accepted during a key rotation.
@@ -101,6 +104,9 @@ pub struct Config {
     /// Serve `/api/v1/_bench/*`: the ceilings the load tests measure against, and their
     /// fixtures. Never in production (the fixture endpoint mints tokens).
     pub bench_endpoints: bool,
+    /// How often the server checks the nearby index against SQL's active stations and
+    /// rebuilds it when they differ, seconds (0: only at start-up and on a lost index).
+    pub station_sync_secs: u64,
 }
 
 impl Default for Config {
@@ -111,6 +117,7 @@ impl Default for Config {
             database_pool_size: 16,
             database_pool_timeout_secs: 5,
             redis_url: None,
+            geo_redis_url: None,
             redis_prefix: "hg".into(),
             jwt_secret: Secret::default(),
             jwt_previous_secret: Secret::default(),
@@ -135,6 +142,7 @@ impl Default for Config {
             workers: None,
             draw_reconcile_secs: 300,
             bench_endpoints: false,
+            station_sync_secs: 60,
         }
     }
 }
@@ -175,13 +183,18 @@ impl Config {
                 message,
             }
         })?;
-        if let Some(url) = &self.redis_url
-            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
-        {
-            return Err(ConfigError::Invalid {
-                field: "redis_url",
-                message: "must start with redis:// or rediss://".into(),
-            });
+        for (field, url) in [
+            ("redis_url", &self.redis_url),
+            ("geo_redis_url", &self.geo_redis_url),
+        ] {
+            if let Some(url) = url
+                && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+            {
+                return Err(ConfigError::Invalid {
+                    field,
+                    message: "must start with redis:// or rediss://".into(),
+                });
+            }
         }
         if self.sms_provider == SmsProviderKind::Http && self.sms_api_base.is_empty() {
             return Err(ConfigError::Invalid {

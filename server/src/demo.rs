@@ -72,6 +72,7 @@ pub struct Seeded {
     pub reading_created: bool,
     pub jobs_created: usize,
     pub activities_created: usize,
+    pub stations_created: usize,
 }
 
 fn ensure_org(
@@ -125,6 +126,9 @@ pub fn seed(conn: &mut DbConn, clock: &dyn Clock, crypto: &DataKeys) -> QueryRes
     seed_reading(conn, clock, &mut seeded)?;
     seed_jobs(conn, clock, &mut seeded)?;
     seed_volunteering(conn, clock, &mut seeded)?;
+    if let Some(admin) = store::user_by_username(conn, DEMO_ADMIN_USERNAME)? {
+        seeded.stations_created = crate::demo_stations::seed(conn, clock, admin.id)?;
+    }
     Ok(seeded)
 }
 
@@ -907,4 +911,17 @@ fn seed_members(
         seeded.members_created += 1;
     }
     Ok(())
+}
+
+/// A national-scale synthetic set of `total` rest stations for load tests (`huigong
+/// seed-demo --stations 100000`); idempotent: only the missing ones are added.
+pub fn seed_national_stations(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    total: usize,
+) -> QueryResult<usize> {
+    let Some(admin) = store::user_by_username(conn, DEMO_ADMIN_USERNAME)? else {
+        return Ok(0);
+    };
+    crate::demo_stations::seed_national(conn, clock, admin.id, total)
 }

@@ -86,6 +86,29 @@ impl fmt::Debug for Phone {
     }
 }
 
+/// A contact number: a mainland mobile, or a landline with its area code (`0534-6212345`).
+/// Returns the digits only.
+pub fn contact_phone(field: &'static str, raw: &str) -> Result<String, FieldError> {
+    if let Ok(mobile) = Phone::parse(raw) {
+        return Ok(mobile.as_str().to_owned());
+    }
+    let digits: String = raw.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+    let landline = digits.starts_with('0')
+        && (10..=12).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit());
+    if landline {
+        Ok(digits)
+    } else {
+        Err(FieldError::new(
+            field,
+            Text::owned(
+                "联系电话应为手机号或带区号的座机号".to_owned(),
+                format!("{field} must be a mobile or a landline with its area code"),
+            ),
+        ))
+    }
+}
+
 /// Checks a free-text field: trimmed, length in characters within bounds, no control chars.
 pub fn text_field(
     field: &'static str,
@@ -172,6 +195,15 @@ mod tests {
         ] {
             assert!(Phone::parse(bad).is_err(), "{bad}");
         }
+        assert_eq!(
+            contact_phone("phone", "0534-6212345").unwrap(),
+            "05346212345"
+        );
+        assert_eq!(
+            contact_phone("phone", "+86 138 1234 5678").unwrap(),
+            "13812345678"
+        );
+        assert!(contact_phone("phone", "12345").is_err());
         let p = Phone::parse("13812345678").unwrap();
         assert_eq!(p.masked(), "138****5678");
         assert!(!format!("{p:?}").contains("13812345678"));
@@ -285,6 +317,18 @@ pub fn wgs84_to_gcj02(lat: f64, lng: f64) -> Coord {
     }
 }
 
+/// The inverse of [`wgs84_to_gcj02`], by fixed-point iteration (converges to well under a
+/// centimetre in a few steps); points outside China are not shifted.
+pub fn gcj02_to_wgs84(lat: f64, lng: f64) -> Coord {
+    let mut guess = Coord { lat, lng };
+    for _ in 0..8 {
+        let shifted = wgs84_to_gcj02(guess.lat, guess.lng);
+        guess.lat -= shifted.lat - lat;
+        guess.lng -= shifted.lng - lng;
+    }
+    guess
+}
+
 #[cfg(test)]
 mod coord_tests {
     use super::*;
@@ -309,6 +353,30 @@ mod coord_tests {
         );
         assert!(Coord::parse("location", 91.0, 0.0, Datum::Gcj02).is_err());
         assert!(Coord::parse("location", f64::NAN, 0.0, Datum::Gcj02).is_err());
+    }
+
+    #[test]
+    fn gcj02_reference_point_and_round_trip() {
+        // Tiananmen, WGS-84 as GPS reports it, and the GCJ-02 point Chinese maps show.
+        let gcj = wgs84_to_gcj02(39.908722, 116.397499);
+        let expected = Coord {
+            lat: 39.910126,
+            lng: 116.403743,
+        };
+        assert!(gcj.distance_m(&expected) < 1.0, "{gcj:?}");
+        let back = gcj02_to_wgs84(gcj.lat, gcj.lng);
+        let gps = Coord {
+            lat: 39.908722,
+            lng: 116.397499,
+        };
+        assert!(back.distance_m(&gps) < 0.01, "{back:?}");
+        assert_eq!(
+            gcj02_to_wgs84(35.68, 139.76),
+            Coord {
+                lat: 35.68,
+                lng: 139.76
+            }
+        );
     }
 
     #[test]

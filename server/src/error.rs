@@ -93,6 +93,16 @@ impl FieldError {
             message,
         }
     }
+
+    /// The same message, filed under another field name (a CSV row's `rows[3].lat`).
+    pub fn at(mut self, field: impl Into<Cow<'static, str>>) -> Self {
+        self.field = field.into();
+        self
+    }
+
+    pub fn field(&self) -> &str {
+        &self.field
+    }
 }
 
 /// Every error the API answers with. Features define their own small enums and convert.

@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod db;
 pub mod demo;
 pub(crate) mod demo_quiz;
+pub(crate) mod demo_stations;
 pub mod domain;
 pub mod draws;
 pub mod enrollment;
@@ -28,6 +29,7 @@ pub mod raffles;
 pub mod ratelimit;
 pub mod reading;
 pub mod routes;
+pub mod stations;
 pub mod telemetry;
 pub mod users;
 pub mod volunteering;
@@ -50,7 +52,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::crypto::DataKeys;
 use crate::db::Db;
-use crate::hot::{HotStore, Keys, MemoryStore, RedisStore};
+use crate::hot::{GeoIndex, HotStore, Keys, MemoryGeo, MemoryStore, RedisGeo, RedisStore};
 use crate::telemetry::Metrics;
 
 /// Everything a request handler may reach. Built once, shared by all workers.
@@ -67,6 +69,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The draw hot path: gate, group committer, campaign cache.
     pub draws: Arc<draws::DrawEngine>,
+    /// The stations' nearby index (Redis GEO or the in-process grid).
+    pub geo: Arc<dyn GeoIndex>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -162,8 +166,21 @@ impl AppState {
         let db = tokio::task::spawn_blocking(move || Db::connect(&url, size, timeout))
             .await
             .map_err(|e| StartupError::Secret(format!("database setup task: {e}")))??;
-        let hot: Arc<dyn HotStore> = match &config.redis_url {
-            Some(url) => Arc::new(RedisStore::connect(url).await?),
+        let keys = Keys::new(config.redis_prefix.clone());
+        let redis = match &config.redis_url {
+            Some(url) => Some(RedisStore::connect(url).await?),
+            None => None,
+        };
+        let geo: Arc<dyn GeoIndex> = match (&config.geo_redis_url, &redis) {
+            (Some(url), _) => Arc::new(RedisGeo::new(
+                RedisStore::connect(url).await?.connection(),
+                &keys,
+            )),
+            (None, Some(redis)) => Arc::new(RedisGeo::new(redis.connection(), &keys)),
+            (None, None) => Arc::new(MemoryGeo::new()),
+        };
+        let hot: Arc<dyn HotStore> = match redis {
+            Some(redis) => Arc::new(redis),
             None => Arc::new(MemoryStore::new()),
         };
 
@@ -201,7 +218,7 @@ impl AppState {
         let metrics = Arc::new(Metrics::new());
         let draws = draws::DrawEngine::start(db.clone(), &metrics);
         Ok(AppState {
-            keys: Keys::new(config.redis_prefix.clone()),
+            keys,
             config: Arc::new(config),
             db,
             hot,
@@ -212,6 +229,7 @@ impl AppState {
             crypto: DataKeys::new(&data_key, config_version),
             metrics,
             draws,
+            geo,
         })
     }
 }
@@ -280,6 +298,11 @@ impl Application {
             let every = Duration::from_secs(state.config.draw_reconcile_secs);
             tokio::spawn(draws::engine::reconcile_every(state.clone(), every));
         }
+        let every = state.config.station_sync_secs;
+        tokio::spawn(stations::nearby::sync_every(
+            state.clone(),
+            (every > 0).then(|| Duration::from_secs(every)),
+        ));
         Ok(Application {
             server: server.run(),
             port,

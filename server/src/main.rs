@@ -39,7 +39,11 @@ enum Command {
         command: AdminCommand,
     },
     /// Load demo data (idempotent).
-    SeedDemo,
+    SeedDemo {
+        /// Also make sure this many synthetic rest stations exist nationwide (load tests).
+        #[arg(long)]
+        stations: Option<usize>,
+    },
     /// Print the OpenAPI document.
     Openapi,
     /// Check prize ledgers in SQL and the draw gates in Redis against them; repair the gates.
@@ -122,7 +126,7 @@ async fn run(command: Command, config: Config) -> Result<(), Error> {
     match command {
         Command::Serve { demo } => {
             if demo {
-                seed_demo(&config)?;
+                seed_demo(&config, None)?;
             }
             let app = Application::build(config.clone()).await?;
             tracing::info!(listen = %config.listen, port = app.port(), "huigong is serving");
@@ -166,7 +170,7 @@ async fn run(command: Command, config: Config) -> Result<(), Error> {
             let id = store::create_staff(&mut conn, username, username, &hash, true, now)?;
             println!("platform admin {username} created (user id {id})");
         }
-        Command::SeedDemo => seed_demo(&config)?,
+        Command::SeedDemo { stations } => seed_demo(&config, stations)?,
         Command::Openapi => print!("{}", openapi::spec_json()),
         Command::Reconcile { quiz, settle_secs } => reconcile(&config, quiz, settle_secs).await?,
         Command::Raffle {
@@ -266,7 +270,7 @@ fn open_db(config: &Config) -> Result<db::Db, Error> {
     )?)
 }
 
-fn seed_demo(config: &Config) -> Result<(), Error> {
+fn seed_demo(config: &Config, stations: Option<usize>) -> Result<(), Error> {
     let db = open_db(config)?;
     let mut conn = db.get()?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -285,5 +289,9 @@ fn seed_demo(config: &Config) -> Result<(), Error> {
         demo::DEMO_ADMIN_USERNAME,
         demo::DEMO_ADMIN_PASSWORD
     );
+    if let Some(total) = stations {
+        let added = demo::seed_national_stations(&mut conn, clock.as_ref(), total)?;
+        println!("synthetic stations: {added} added ({total} wanted)");
+    }
     Ok(())
 }

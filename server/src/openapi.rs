@@ -24,6 +24,7 @@ use utoipa::{Modify, OpenApi};
         (name = "reading", description = "Reading check-ins (读书打卡)"),
         (name = "jobs", description = "Job postings and applications (春送岗位)"),
         (name = "volunteering", description = "Volunteer activities and hours (志愿服务)"),
+        (name = "stations", description = "Rest stations for outdoor workers (户外劳动者驿站)"),
     )
 )]
 pub struct ApiDoc;

@@ -28,4 +28,5 @@ pub fn api_scope() -> scope::Scope<
         .configure(crate::reading::routes)
         .configure(crate::jobs::routes)
         .configure(crate::volunteering::routes)
+        .configure(crate::stations::routes)
 }

@@ -477,6 +477,65 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    stations (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        name -> Text,
+        address -> Text,
+        lat -> Double,
+        lng -> Double,
+        amenities -> Integer,
+        opening_hours -> Text,
+        time_zone -> Text,
+        phone -> Text,
+        active -> Bool,
+        rating_sum -> BigInt,
+        rating_count -> BigInt,
+        open_closed -> Integer,
+        open_broken -> Integer,
+        open_other -> Integer,
+        created_by -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    station_visits (id) {
+        id -> BigInt,
+        station_id -> BigInt,
+        user_id -> BigInt,
+        day -> Text,
+        distance_m -> Double,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    station_reviews (station_id, user_id) {
+        station_id -> BigInt,
+        user_id -> BigInt,
+        rating -> Integer,
+        comment -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    station_reports (id) {
+        id -> BigInt,
+        station_id -> BigInt,
+        user_id -> BigInt,
+        kind -> Text,
+        detail -> Text,
+        created_at -> Timestamp,
+        resolved_at -> Nullable<Timestamp>,
+        resolved_by -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(prize_wins -> prizes (prize_id));
 diesel::joinable!(prize_wins -> quizzes (quiz_id));
 diesel::joinable!(raffle_winners -> raffles (raffle_id));
@@ -484,6 +543,9 @@ diesel::joinable!(raffle_winners -> raffles (raffle_id));
 diesel::joinable!(volunteer_signups -> volunteer_activities (activity_id));
 diesel::joinable!(volunteer_hours -> volunteer_activities (activity_id));
 diesel::joinable!(volunteer_activities -> orgs (org_id));
+diesel::joinable!(stations -> orgs (org_id));
+diesel::joinable!(station_visits -> stations (station_id));
+diesel::joinable!(station_reports -> stations (station_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     orgs,
@@ -520,4 +582,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     raffle_entries,
     raffle_winners,
     bench_rows,
+    stations,
+    station_visits,
+    station_reviews,
+    station_reports,
 );

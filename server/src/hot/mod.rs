@@ -1,14 +1,16 @@
 //! The hot store: fast, rebuildable state (leaderboards, gates, counters, idempotency
 //! records) behind one trait, with a Redis implementation and an in-process one.
 
+mod geo;
 mod memory;
 mod rebuild;
 mod redis;
 
 use std::time::Duration;
 
+pub use self::geo::{GeoIndex, MemoryGeo, RedisGeo};
 pub use self::memory::MemoryStore;
-pub use self::rebuild::ensure_built;
+pub use self::rebuild::{ensure_built, under_lock};
 pub use self::redis::RedisStore;
 
 /// A hot-store failure. Everything in the hot store can be rebuilt from SQL, so callers

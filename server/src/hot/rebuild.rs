@@ -23,6 +23,20 @@ where
     if hot.get(built).await?.is_some() {
         return Ok(());
     }
+    under_lock(hot, lock, async {
+        rebuild().await?;
+        hot.set(built, "1", built_ttl).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Runs `work` while holding the hot-store lock `lock`; when another process holds it,
+/// answers 503 `hot_store.rebuilding` so the client retries shortly.
+pub async fn under_lock<Fut>(hot: &dyn HotStore, lock: &str, work: Fut) -> Result<(), ApiError>
+where
+    Fut: Future<Output = Result<(), ApiError>>,
+{
     let token = hex::encode(rand::random::<[u8; 8]>());
     if !hot.set_nx(lock, &token, Duration::from_secs(30)).await? {
         return Err(ApiError::Unavailable {
@@ -31,12 +45,7 @@ where
             retry_after_secs: 1,
         });
     }
-    let result = async {
-        rebuild().await?;
-        hot.set(built, "1", built_ttl).await?;
-        Ok(())
-    }
-    .await;
+    let result = work.await;
     if let Err(err) = hot.del_if_eq(lock, &token).await {
         tracing::warn!(error = %err, "could not release a rebuild lock");
     }

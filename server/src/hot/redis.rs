@@ -223,6 +223,11 @@ impl RedisStore {
             .map_err(unavailable)?;
         Ok(Self { conn })
     }
+
+    /// The shared connection, for indexes kept beside the store (the nearby index).
+    pub fn connection(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
 }
 
 #[async_trait::async_trait]
@@ -557,7 +562,7 @@ fn millis(ttl: Duration) -> u64 {
 
 /// Maps an error on `key`. INCR's "not an integer" counts as a wrong type, as the in-memory
 /// store reports it; everything else means Redis cannot serve the call.
-fn on(key: &str) -> impl FnOnce(RedisError) -> HotError + '_ {
+pub(super) fn on(key: &str) -> impl FnOnce(RedisError) -> HotError + '_ {
     move |err| {
         let wrong_type = err.code() == Some("WRONGTYPE")
             || err.detail().is_some_and(|d| d.contains("not an integer"));

@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::rules::{AppStatus, Cursor, EmploymentType, parse_contact_phone};
+use super::rules::{AppStatus, Cursor, EmploymentType};
 use super::store::{self, Application, NewPosting, Posting, Search, Sort, time_key};
 use crate::AppState;
 use crate::auth::{self, AuthUser, Role};
@@ -134,7 +134,10 @@ pub async fn create_posting(
         .location
         .as_ref()
         .and_then(|l| f.check(Coord::parse("location", l.lat, l.lng, b.coord)));
-    let phone = f.check(parse_contact_phone(&b.contact_phone));
+    let phone = f.check(crate::domain::contact_phone(
+        "contact_phone",
+        &b.contact_phone,
+    ));
     if !(0..=1_000_000).contains(&b.salary_min) {
         f.push(FieldError::new(
             "salary_min",

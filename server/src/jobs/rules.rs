@@ -5,8 +5,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{FieldError, Text};
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EmploymentType {
@@ -79,28 +77,6 @@ impl AppStatus {
     }
 }
 
-/// A contact number: a mobile, or a landline with its area code (`0534-6212345`).
-pub fn parse_contact_phone(raw: &str) -> Result<String, FieldError> {
-    if let Ok(mobile) = crate::domain::Phone::parse(raw) {
-        return Ok(mobile.as_str().to_owned());
-    }
-    let digits: String = raw.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
-    let landline = digits.starts_with('0')
-        && (10..=12).contains(&digits.len())
-        && digits.bytes().all(|b| b.is_ascii_digit());
-    if landline {
-        Ok(digits)
-    } else {
-        Err(FieldError::new(
-            "contact_phone",
-            Text::new(
-                "联系电话应为手机号或带区号的座机号",
-                "contact_phone must be a mobile or a landline with its area code",
-            ),
-        ))
-    }
-}
-
 /// Where the last page ended: the sort value and the id (ties).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
@@ -154,13 +130,7 @@ mod tests {
     }
 
     #[test]
-    fn phones_and_cursors() {
-        assert_eq!(parse_contact_phone("0534-6212345").unwrap(), "05346212345");
-        assert_eq!(
-            parse_contact_phone("+86 138 1234 5678").unwrap(),
-            "13812345678"
-        );
-        assert!(parse_contact_phone("12345").is_err());
+    fn cursors() {
         let c = Cursor {
             key: 1_795_000_000_000,
             id: 42,

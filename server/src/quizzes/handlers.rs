@@ -6,7 +6,6 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, NaiveDateTime, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
-use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -334,35 +333,9 @@ pub async fn import_questions(
     user: AuthUser,
     id: web::Path<i64>,
     req: HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let is_csv = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| {
-            ct.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .eq_ignore_ascii_case("text/csv")
-        });
-    if !is_csv {
-        return Err(ApiError::UnsupportedMediaType);
-    }
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| {
-            ApiError::bad_request(
-                "request.unreadable",
-                Text::new("请求体读取失败", "The request body could not be read"),
-            )
-        })?;
-        if body.len() + chunk.len() > CSV_LIMIT {
-            return Err(ApiError::PayloadTooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = crate::http::read_csv(&req, payload, CSV_LIMIT).await?;
     let questions = rules::parse_csv(&body).map_err(ApiError::Validation)?;
     Ok(HttpResponse::Created()
         .json(store_questions(&state, user, id.into_inner(), questions).await?))

@@ -18,5 +18,6 @@ mod migrations;
 mod orgs;
 mod quizzes;
 mod reading;
+mod stations;
 mod system;
 mod volunteering;

@@ -1,0 +1,406 @@
+//! The nearby index of rest stations: Redis GEO when Redis is configured, an in-process grid
+//! otherwise. Both answer "which ids lie within r metres of here, nearest first" as a
+//! superset by a hair (callers recompute exact distances from SQL rows and filter), and
+//! both can tell that they were never built (a Redis flush) so callers rebuild from SQL.
+//!
+//! The Redis keys share the `{stations}` hash tag and none of the draw keys: a wide search in
+//! a dense city costs Redis milliseconds, so an operator can move them to their own instance
+//! (`HUIGONG_GEO_REDIS_URL`) without touching the draw gates.
+
+use std::collections::HashMap;
+use std::sync::{LazyLock, PoisonError, RwLock};
+
+use redis::aio::ConnectionManager;
+use redis::{Script, cmd};
+
+use super::redis::on;
+use super::{HotError, Keys};
+use crate::domain::Coord;
+
+/// Metres per degree of latitude on the sphere of [`Coord::distance_m`].
+const M_PER_DEG: f64 = 6_371_008.8 * std::f64::consts::PI / 180.0;
+
+#[async_trait::async_trait]
+pub trait GeoIndex: Send + Sync + 'static {
+    /// `redis` or `memory`.
+    fn kind(&self) -> &'static str;
+    /// Ids within `radius_m` of `center` (and possibly a little beyond), nearest first; None
+    /// when the index was never built or has been lost.
+    async fn within(&self, center: Coord, radius_m: f64) -> Result<Option<Vec<i64>>, HotError>;
+    /// Replaces the whole index with `points` and marks it built.
+    async fn replace(&self, points: &[(i64, Coord)]) -> Result<(), HotError>;
+    /// Adds a point or moves it.
+    async fn put(&self, id: i64, at: Coord) -> Result<(), HotError>;
+    async fn remove(&self, id: i64) -> Result<(), HotError>;
+    /// How many points it holds; None when not built.
+    async fn count(&self) -> Result<Option<u64>, HotError>;
+}
+
+// --- in-process -----------------------------------------------------------------------
+
+/// Grid cells of 0.05 degrees (about 5.5 km north-south): a 5 km search reads a handful of
+/// cells, a 50 km one a few hundred, and only the points inside them are measured.
+const CELL_DEG: f64 = 0.05;
+
+/// The in-process index: a uniform grid behind a read-write lock, so searches run in
+/// parallel and never wait on the hot store's own lock.
+#[derive(Default)]
+pub struct MemoryGeo {
+    grid: RwLock<Option<Grid>>,
+}
+
+#[derive(Default)]
+struct Grid {
+    cells: HashMap<(i32, i32), Vec<(i64, Coord)>>,
+    at: HashMap<i64, Coord>,
+}
+
+fn cell_of(c: Coord) -> (i32, i32) {
+    (
+        (c.lat / CELL_DEG).floor() as i32,
+        (c.lng / CELL_DEG).floor() as i32,
+    )
+}
+
+impl Grid {
+    fn put(&mut self, id: i64, at: Coord) {
+        self.remove(id);
+        self.cells.entry(cell_of(at)).or_default().push((id, at));
+        self.at.insert(id, at);
+    }
+
+    fn remove(&mut self, id: i64) {
+        if let Some(old) = self.at.remove(&id) {
+            let cell = cell_of(old);
+            if let Some(points) = self.cells.get_mut(&cell) {
+                points.retain(|(p, _)| *p != id);
+                if points.is_empty() {
+                    self.cells.remove(&cell);
+                }
+            }
+        }
+    }
+
+    fn within(&self, center: Coord, radius_m: f64) -> Vec<i64> {
+        let dlat = radius_m / M_PER_DEG;
+        let (south, north) = (
+            (center.lat - dlat).max(-90.0),
+            (center.lat + dlat).min(90.0),
+        );
+        let widest = south.abs().max(north.abs()).to_radians().cos();
+        let mut found: Vec<(f64, i64)> = Vec::new();
+        let mut visit = |points: &Vec<(i64, Coord)>| {
+            for (id, at) in points {
+                let d = center.distance_m(at);
+                if d <= radius_m {
+                    found.push((d, *id));
+                }
+            }
+        };
+        let dlng = if widest > 1e-6 { dlat / widest } else { 360.0 };
+        if dlng >= 180.0 || center.lng - dlng < -180.0 || center.lng + dlng > 180.0 {
+            // Near a pole or the antimeridian the box wraps: look at every cell in the band.
+            let rows = cell_of(Coord {
+                lat: south,
+                lng: 0.0,
+            })
+            .0..=cell_of(Coord {
+                lat: north,
+                lng: 0.0,
+            })
+            .0;
+            for ((row, _), points) in &self.cells {
+                if rows.contains(row) {
+                    visit(points);
+                }
+            }
+        } else {
+            let (lo, hi) = (
+                cell_of(Coord {
+                    lat: south,
+                    lng: center.lng - dlng,
+                }),
+                cell_of(Coord {
+                    lat: north,
+                    lng: center.lng + dlng,
+                }),
+            );
+            for row in lo.0..=hi.0 {
+                for col in lo.1..=hi.1 {
+                    if let Some(points) = self.cells.get(&(row, col)) {
+                        visit(points);
+                    }
+                }
+            }
+        }
+        found.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        found.into_iter().map(|(_, id)| id).collect()
+    }
+}
+
+impl MemoryGeo {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Option<Grid>> {
+        self.grid.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Option<Grid>> {
+        self.grid.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[async_trait::async_trait]
+impl GeoIndex for MemoryGeo {
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn within(&self, center: Coord, radius_m: f64) -> Result<Option<Vec<i64>>, HotError> {
+        Ok(self.read().as_ref().map(|g| g.within(center, radius_m)))
+    }
+
+    async fn replace(&self, points: &[(i64, Coord)]) -> Result<(), HotError> {
+        let mut grid = Grid::default();
+        for (id, at) in points {
+            grid.put(*id, *at);
+        }
+        *self.write() = Some(grid);
+        Ok(())
+    }
+
+    async fn put(&self, id: i64, at: Coord) -> Result<(), HotError> {
+        if let Some(g) = self.write().as_mut() {
+            g.put(id, at);
+        }
+        Ok(())
+    }
+
+    async fn remove(&self, id: i64) -> Result<(), HotError> {
+        if let Some(g) = self.write().as_mut() {
+            g.remove(id);
+        }
+        Ok(())
+    }
+
+    async fn count(&self) -> Result<Option<u64>, HotError> {
+        Ok(self.read().as_ref().map(|g| g.at.len() as u64))
+    }
+}
+
+// --- Redis ----------------------------------------------------------------------------
+
+/// Redis measures on a sphere of radius 6,372,797.56 m (ours: 6,371,008.8 m) from 52-bit
+/// geohashes (about 0.6 m): ask for a little more and let the caller measure exactly.
+fn redis_radius(radius_m: f64) -> f64 {
+    radius_m * 1.001 + 2.0
+}
+
+/// False when the index is not built; otherwise the ids, nearest first.
+static WITHIN: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[2]) == 0 then
+    return false
+end
+return redis.call('GEOSEARCH', KEYS[1], 'FROMLONLAT', ARGV[1], ARGV[2], 'BYRADIUS', ARGV[3], 'm', 'ASC')
+",
+    )
+});
+
+/// Members added per GEOADD while rebuilding.
+const CHUNK: usize = 5_000;
+
+pub struct RedisGeo {
+    conn: ConnectionManager,
+    points: String,
+    built: String,
+    next: String,
+}
+
+impl RedisGeo {
+    pub fn new(conn: ConnectionManager, keys: &Keys) -> Self {
+        Self {
+            conn,
+            points: keys.key("stations", "geo"),
+            built: keys.key("stations", "geo:built"),
+            next: keys.key("stations", "geo:next"),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl GeoIndex for RedisGeo {
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn within(&self, center: Coord, radius_m: f64) -> Result<Option<Vec<i64>>, HotError> {
+        let ids: Option<Vec<String>> = WITHIN
+            .key(&self.points)
+            .key(&self.built)
+            .arg(center.lng)
+            .arg(center.lat)
+            .arg(redis_radius(radius_m))
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(on(&self.points))?;
+        Ok(ids.map(|ids| ids.iter().filter_map(|id| id.parse().ok()).collect()))
+    }
+
+    async fn replace(&self, points: &[(i64, Coord)]) -> Result<(), HotError> {
+        let mut conn = self.conn.clone();
+        // Fill a fresh key, then swap it in with the built mark in one transaction: searches
+        // see the old set or the new one, never half of one.
+        cmd("DEL")
+            .arg(&self.next)
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(on(&self.next))?;
+        for chunk in points.chunks(CHUNK) {
+            let mut add = cmd("GEOADD");
+            add.arg(&self.next);
+            for (id, at) in chunk {
+                add.arg(at.lng).arg(at.lat).arg(id);
+            }
+            add.query_async::<()>(&mut conn)
+                .await
+                .map_err(on(&self.next))?;
+        }
+        let mut swap = redis::pipe();
+        swap.atomic();
+        if points.is_empty() {
+            swap.cmd("DEL").arg(&self.points).ignore();
+        } else {
+            swap.cmd("RENAME")
+                .arg(&self.next)
+                .arg(&self.points)
+                .ignore();
+        }
+        swap.cmd("SET").arg(&self.built).arg(1).ignore();
+        swap.query_async::<()>(&mut conn)
+            .await
+            .map_err(on(&self.points))
+    }
+
+    async fn put(&self, id: i64, at: Coord) -> Result<(), HotError> {
+        cmd("GEOADD")
+            .arg(&self.points)
+            .arg(at.lng)
+            .arg(at.lat)
+            .arg(id)
+            .query_async::<()>(&mut self.conn.clone())
+            .await
+            .map_err(on(&self.points))
+    }
+
+    async fn remove(&self, id: i64) -> Result<(), HotError> {
+        cmd("ZREM")
+            .arg(&self.points)
+            .arg(id)
+            .query_async::<()>(&mut self.conn.clone())
+            .await
+            .map_err(on(&self.points))
+    }
+
+    async fn count(&self) -> Result<Option<u64>, HotError> {
+        let (built, n): (bool, u64) = redis::pipe()
+            .cmd("EXISTS")
+            .arg(&self.built)
+            .cmd("ZCARD")
+            .arg(&self.points)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(on(&self.points))?;
+        Ok(built.then_some(n))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_matches_a_scan_of_every_point() {
+        use rand::Rng;
+        let mut rng = rand::rng();
+        let mut grid = Grid::default();
+        let mut all = Vec::new();
+        for id in 0..3_000 {
+            let at = Coord {
+                lat: 29.0 + rng.random_range(0.0..1.0),
+                lng: 119.5 + rng.random_range(0.0..1.0),
+            };
+            grid.put(id, at);
+            all.push((id, at));
+        }
+        // Moving and removing keep the cells right.
+        grid.put(
+            7,
+            Coord {
+                lat: 29.5,
+                lng: 120.0,
+            },
+        );
+        all[7].1 = Coord {
+            lat: 29.5,
+            lng: 120.0,
+        };
+        grid.remove(8);
+        all.remove(8);
+        for _ in 0..200 {
+            let center = Coord {
+                lat: 28.9 + rng.random_range(0.0..1.2),
+                lng: 119.4 + rng.random_range(0.0..1.2),
+            };
+            let r = rng.random_range(10.0..50_000.0);
+            let mut expected: Vec<(f64, i64)> = all
+                .iter()
+                .map(|(id, at)| (center.distance_m(at), *id))
+                .filter(|(d, _)| *d <= r)
+                .collect();
+            expected.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            let expected: Vec<i64> = expected.into_iter().map(|(_, id)| id).collect();
+            assert_eq!(grid.within(center, r), expected, "{center:?} r={r}");
+        }
+    }
+
+    #[test]
+    fn grid_near_a_pole_and_across_cells() {
+        let mut grid = Grid::default();
+        grid.put(
+            1,
+            Coord {
+                lat: 84.99,
+                lng: 10.0,
+            },
+        );
+        grid.put(
+            2,
+            Coord {
+                lat: 84.99,
+                lng: -170.0,
+            },
+        );
+        let far = grid.within(
+            Coord {
+                lat: 84.99,
+                lng: 10.0,
+            },
+            2_000_000.0,
+        );
+        assert_eq!(far, vec![1, 2]);
+        assert_eq!(
+            grid.within(
+                Coord {
+                    lat: 84.99,
+                    lng: 10.0
+                },
+                10.0
+            ),
+            vec![1]
+        );
+    }
+}
