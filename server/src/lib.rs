@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod bench;
 pub mod clock;
+pub mod compress;
 pub mod config;
 pub mod crypto;
 pub mod db;
@@ -39,7 +40,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::middleware::{Compress, from_fn};
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use base64::Engine;
 use utoipa_actix_web::AppExt;
@@ -287,7 +288,7 @@ impl Application {
                 .service(web::redirect("/docs", "/docs/"))
                 .default_service(web::to(telemetry::not_found))
                 .wrap(from_fn(telemetry::observe))
-                .wrap(Compress::default())
+                .wrap(from_fn(compress::gzip))
         })
         .listen(listener)?
         .shutdown_timeout(30);

@@ -223,3 +223,48 @@ fn spec_is_committed() {
         "api-spec/openapi.json is stale: run HUIGONG_UPDATE_SPEC=1 cargo test -p huigong spec_is_committed"
     );
 }
+
+#[tokio::test]
+async fn large_answers_are_gzipped_for_clients_that_accept_it() {
+    use std::io::Read;
+    let app = TestApp::spawn().await;
+    let get = |encoding: &'static str| {
+        app.client
+            .get(app.url("/openapi.json"))
+            .header("accept-encoding", encoding)
+            .send()
+    };
+    let plain = get("identity").await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain = plain.bytes().await.unwrap();
+    assert!(plain.len() > 1024);
+
+    for accepted in ["gzip", "br;q=1.0, gzip;q=0.8", "*"] {
+        let res = get(accepted).await.unwrap();
+        assert_eq!(res.headers()["content-encoding"], "gzip", "{accepted}");
+        assert!(
+            res.headers()["vary"]
+                .to_str()
+                .unwrap()
+                .contains("accept-encoding")
+        );
+        let zipped = res.bytes().await.unwrap();
+        assert!(zipped.len() < plain.len() / 3);
+        let mut unzipped = Vec::new();
+        flate2::read::GzDecoder::new(&zipped[..])
+            .read_to_end(&mut unzipped)
+            .unwrap();
+        assert_eq!(unzipped, plain);
+    }
+    let refused = get("gzip;q=0").await.unwrap();
+    assert!(refused.headers().get("content-encoding").is_none());
+    // Small answers are not worth it.
+    let small = app
+        .client
+        .get(app.url("/healthz"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert!(small.headers().get("content-encoding").is_none());
+}
