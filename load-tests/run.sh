@@ -6,19 +6,30 @@
 #
 # embedded: a fresh SQLite file + in-process hot store. postgres: a fresh database
 # `huigong_load` on 127.0.0.1:5432 + Redis on 127.0.0.1:6379 (own key prefix).
-# Only loopback is ever targeted. --smoke: 2 s per scenario, fails on any error (CI).
+# Seeds the demo data and 100k rest stations (5k with --smoke). Only loopback is ever
+# targeted. --smoke: 2 s per scenario, fails on any error (CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 stack="${1:-embedded}"
 shift || true
 profile=release
+stations=100000
+seconds=10
+users=32
 args=()
+prev=""
 for a in "$@"; do
     case "$a" in
         --debug) profile=debug ;;
+        --smoke) stations=5000; seconds=2; users=4; args+=("$a") ;;
         *) args+=("$a") ;;
     esac
+    case "$prev" in
+        --seconds) seconds="$a" ;;
+        --users) users="$a" ;;
+    esac
+    prev="$a"
 done
 flag=(); [ "$profile" = release ] && flag=(--release)
 
@@ -50,7 +61,8 @@ case "$stack" in
     *) echo "usage: $0 [embedded|postgres] [--seconds N] [--users N] [--smoke] [--debug]" >&2; exit 2 ;;
 esac
 
-"$server" seed-demo >/dev/null
+echo "seeding: demo data and $stations rest stations"
+"$server" seed-demo --stations "$stations" >/dev/null
 "$server" serve 2>"$work/server.log" &
 pid=$!
 cleanup() {
@@ -74,3 +86,11 @@ done
 
 echo "stack: $stack ($profile build), machine: $(nproc) cores, $(uname -sr)"
 "$load" --host "http://127.0.0.1:$port" "${args[@]}"
+if [ "$stack" = postgres ]; then
+    # The database's own ceiling without HTTP: pgbench committing one row per transaction
+    # into the same table as `ceiling insert`, with as many clients as the generator has users.
+    echo "INSERT INTO bench_rows (payload, created_at) VALUES ('x', now());" >"$work/insert.sql"
+    tps="$(pgbench -n -h 127.0.0.1 -U postgres -c "$users" -j 2 -T "$seconds" -f "$work/insert.sql" huigong_load 2>/dev/null |
+        awk '/^tps/ {printf "%.0f", $3}')"
+    echo "pgbench one-row insert (no HTTP, $users clients, $seconds s): ${tps:-?} tps"
+fi

@@ -23,7 +23,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/json", web::get().to(json_ceiling))
             .route("/lua", web::post().to(lua_ceiling))
             .route("/insert", web::post().to(insert_ceiling))
-            .route("/draw-campaign", web::post().to(draw_campaign)),
+            .route("/draw-campaign", web::post().to(draw_campaign))
+            .route("/reading-campaign", web::post().to(reading_campaign)),
     );
 }
 
@@ -67,7 +68,7 @@ struct CampaignRequest {
 
 /// A published campaign with four deep-stocked prizes (40% win in all), `members` new
 /// members with `chances` each and a submitted attempt each (so the leaderboard has
-/// entries), and their access tokens.
+/// entries), and their access tokens and refresh tokens (one session each).
 async fn draw_campaign(
     state: web::Data<AppState>,
     body: Json<CampaignRequest>,
@@ -92,7 +93,127 @@ async fn draw_campaign(
         .map(|&u| state.tokens.issue(UserId(u)))
         .collect::<Result<Vec<_>, _>>()
         .map_err(ApiError::internal)?;
-    Ok(HttpResponse::Created().json(json!({"quiz_id": quiz, "tokens": tokens})))
+    let mut refresh_tokens = Vec::with_capacity(users.len());
+    for &u in &users {
+        refresh_tokens.push(
+            crate::auth::new_session(&state, UserId(u))
+                .await?
+                .refresh_token,
+        );
+    }
+    Ok(HttpResponse::Created()
+        .json(json!({"quiz_id": quiz, "tokens": tokens, "refresh_tokens": refresh_tokens})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReadingRequest {
+    /// Members to create and join, 1-100000: each checks in once today.
+    members: u32,
+}
+
+/// A reading campaign running today with `members` new participants, and their access
+/// tokens: each can check in once.
+async fn reading_campaign(
+    state: web::Data<AppState>,
+    body: Json<ReadingRequest>,
+) -> ApiResult<HttpResponse> {
+    let members = body.0.members;
+    if !(1..=100_000).contains(&members) {
+        return Err(ApiError::bad_request(
+            "bench.invalid",
+            crate::error::Text::new("成员 1-100000", "members 1-100000"),
+        ));
+    }
+    let now = state.clock.now();
+    let today = now
+        .with_timezone(&crate::ratelimit::china_time())
+        .date_naive();
+    let (campaign, users) = state
+        .db
+        .run(move |c| -> ApiResult<(i64, Vec<i64>)> {
+            Ok(write_tx(c, |c| {
+                let org = root_org(c, now.naive_utc())?;
+                let suffix = hex::encode(rand::random::<[u8; 4]>());
+                let admin =
+                    bench_user(c, &format!("bench-reading-admin-{suffix}"), now.naive_utc())?;
+                let campaign = crate::reading::store::insert_campaign(
+                    c,
+                    &crate::reading::store::NewCampaign {
+                        org_id: org,
+                        title: format!("压测读书 {suffix}"),
+                        description: String::new(),
+                        starts_on: (today - TimeDelta::days(1)).to_string(),
+                        ends_on: (today + TimeDelta::days(30)).to_string(),
+                        target_days: 21,
+                        time_zone: "Asia/Shanghai".into(),
+                        makeup_cards: 0,
+                        min_note_chars: 0,
+                        min_minutes: 1,
+                        created_by: admin,
+                        created_at: now.naive_utc(),
+                    },
+                )?;
+                let mut users = Vec::with_capacity(members as usize);
+                for i in 0..members {
+                    let user =
+                        bench_user(c, &format!("bench-reader-{suffix}-{i}"), now.naive_utc())?;
+                    crate::reading::store::join(c, campaign.id, UserId(user), now.naive_utc())?;
+                    users.push(user);
+                }
+                Ok::<_, diesel::result::Error>((campaign.id, users))
+            })?)
+        })
+        .await?;
+    let tokens = users
+        .iter()
+        .map(|&u| state.tokens.issue(UserId(u)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ApiError::internal)?;
+    Ok(HttpResponse::Created().json(json!({"campaign_id": campaign, "tokens": tokens})))
+}
+
+fn bench_user(c: &mut DbConn, openid: &str, now: chrono::NaiveDateTime) -> QueryResult<i64> {
+    crate::auth::store::insert_user(
+        c,
+        &NewUser {
+            nickname: "压测会员",
+            phone: None,
+            wechat_openid: Some(openid),
+            username: None,
+            password_hash: None,
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .map(|u| u.0)
+}
+
+/// The first root organization, created when there is none.
+fn root_org(c: &mut DbConn, now: chrono::NaiveDateTime) -> QueryResult<i64> {
+    if let Some(id) = orgs::table
+        .filter(orgs::parent_id.is_null())
+        .select(orgs::id)
+        .first(c)
+        .optional()?
+    {
+        return Ok(id);
+    }
+    let id: i64 = diesel::insert_into(orgs::table)
+        .values((
+            orgs::name.eq("压测总工会"),
+            orgs::kind.eq("federation"),
+            orgs::region_code.eq("000000"),
+            orgs::path.eq("/"),
+            orgs::depth.eq(0),
+            orgs::created_at.eq(now),
+        ))
+        .returning(orgs::id)
+        .get_result(c)?;
+    diesel::update(orgs::table.find(id))
+        .set(orgs::path.eq(crate::orgs::rules::child_path(None, id)))
+        .execute(c)?;
+    Ok(id)
 }
 
 fn seed_campaign(
@@ -101,31 +222,7 @@ fn seed_campaign(
     now: chrono::NaiveDateTime,
 ) -> QueryResult<(i64, Vec<i64>)> {
     write_tx(c, |c| {
-        let org: i64 = match orgs::table
-            .filter(orgs::parent_id.is_null())
-            .select(orgs::id)
-            .first(c)
-            .optional()?
-        {
-            Some(id) => id,
-            None => {
-                let id: i64 = diesel::insert_into(orgs::table)
-                    .values((
-                        orgs::name.eq("压测总工会"),
-                        orgs::kind.eq("federation"),
-                        orgs::region_code.eq("000000"),
-                        orgs::path.eq("/"),
-                        orgs::depth.eq(0),
-                        orgs::created_at.eq(now),
-                    ))
-                    .returning(orgs::id)
-                    .get_result(c)?;
-                diesel::update(orgs::table.find(id))
-                    .set(orgs::path.eq(crate::orgs::rules::child_path(None, id)))
-                    .execute(c)?;
-                id
-            }
-        };
+        let org = root_org(c, now)?;
         let suffix = hex::encode(rand::random::<[u8; 4]>());
         let admin = crate::auth::store::insert_user(
             c,

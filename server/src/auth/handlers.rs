@@ -52,7 +52,7 @@ fn token_response(
 }
 
 /// Signs in `user` afresh: an access token and the first refresh token of a new family.
-async fn new_session(state: &AppState, user: UserId) -> ApiResult<TokenResponse> {
+pub(crate) async fn new_session(state: &AppState, user: UserId) -> ApiResult<TokenResponse> {
     let (refresh_token, hash) = new_refresh_token();
     let now = state.clock.now_naive();
     let expires_at = refresh_expiry(state, now);

@@ -16,6 +16,7 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use diesel::prelude::*;
 
+pub(crate) use self::handlers::new_session;
 pub use self::rules::{Grant, Role};
 use self::tokens::TokenError;
 use crate::AppState;

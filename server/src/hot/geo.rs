@@ -17,6 +17,16 @@ use super::redis::on;
 use super::{HotError, Keys};
 use crate::domain::Coord;
 
+/// How far an index's distance may be from [`Coord::distance_m`] (Redis: 52-bit geohashes).
+pub const DISTANCE_SLACK_M: f64 = 2.0;
+
+/// A point the index found, and how far it is by the index's measure.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Near {
+    pub id: i64,
+    pub distance_m: f64,
+}
+
 /// Metres per degree of latitude on the sphere of [`Coord::distance_m`].
 const M_PER_DEG: f64 = 6_371_008.8 * std::f64::consts::PI / 180.0;
 
@@ -24,9 +34,10 @@ const M_PER_DEG: f64 = 6_371_008.8 * std::f64::consts::PI / 180.0;
 pub trait GeoIndex: Send + Sync + 'static {
     /// `redis` or `memory`.
     fn kind(&self) -> &'static str;
-    /// Ids within `radius_m` of `center` (and possibly a little beyond), nearest first; None
-    /// when the index was never built or has been lost.
-    async fn within(&self, center: Coord, radius_m: f64) -> Result<Option<Vec<i64>>, HotError>;
+    /// Ids within `radius_m` of `center` (and possibly a little beyond) with their distance,
+    /// nearest first; None when the index was never built or has been lost. Distances are
+    /// the index's own, within [`DISTANCE_SLACK_M`] of [`Coord::distance_m`].
+    async fn within(&self, center: Coord, radius_m: f64) -> Result<Option<Vec<Near>>, HotError>;
     /// Replaces the whole index with `points` and marks it built.
     async fn replace(&self, points: &[(i64, Coord)]) -> Result<(), HotError>;
     /// Adds a point or moves it.
@@ -81,7 +92,7 @@ impl Grid {
         }
     }
 
-    fn within(&self, center: Coord, radius_m: f64) -> Vec<i64> {
+    fn within(&self, center: Coord, radius_m: f64) -> Vec<Near> {
         let dlat = radius_m / M_PER_DEG;
         let (south, north) = (
             (center.lat - dlat).max(-90.0),
@@ -134,7 +145,10 @@ impl Grid {
             }
         }
         found.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        found.into_iter().map(|(_, id)| id).collect()
+        found
+            .into_iter()
+            .map(|(distance_m, id)| Near { id, distance_m })
+            .collect()
     }
 }
 
@@ -158,7 +172,7 @@ impl GeoIndex for MemoryGeo {
         "memory"
     }
 
-    async fn within(&self, center: Coord, radius_m: f64) -> Result<Option<Vec<i64>>, HotError> {
+    async fn within(&self, center: Coord, radius_m: f64) -> Result<Option<Vec<Near>>, HotError> {
         Ok(self.read().as_ref().map(|g| g.within(center, radius_m)))
     }
 
@@ -198,14 +212,17 @@ fn redis_radius(radius_m: f64) -> f64 {
     radius_m * 1.001 + 2.0
 }
 
-/// False when the index is not built; otherwise the ids, nearest first.
+/// Redis's distances on our sphere.
+const FROM_REDIS: f64 = 6_371_008.8 / 6_372_797.560_856;
+
+/// False when the index is not built; otherwise [id, distance] pairs, nearest first.
 static WITHIN: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 if redis.call('EXISTS', KEYS[2]) == 0 then
     return false
 end
-return redis.call('GEOSEARCH', KEYS[1], 'FROMLONLAT', ARGV[1], ARGV[2], 'BYRADIUS', ARGV[3], 'm', 'ASC')
+return redis.call('GEOSEARCH', KEYS[1], 'FROMLONLAT', ARGV[1], ARGV[2], 'BYRADIUS', ARGV[3], 'm', 'ASC', 'WITHDIST')
 ",
     )
 });
@@ -237,8 +254,8 @@ impl GeoIndex for RedisGeo {
         "redis"
     }
 
-    async fn within(&self, center: Coord, radius_m: f64) -> Result<Option<Vec<i64>>, HotError> {
-        let ids: Option<Vec<String>> = WITHIN
+    async fn within(&self, center: Coord, radius_m: f64) -> Result<Option<Vec<Near>>, HotError> {
+        let found: Option<Vec<(String, f64)>> = WITHIN
             .key(&self.points)
             .key(&self.built)
             .arg(center.lng)
@@ -247,7 +264,17 @@ impl GeoIndex for RedisGeo {
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(on(&self.points))?;
-        Ok(ids.map(|ids| ids.iter().filter_map(|id| id.parse().ok()).collect()))
+        Ok(found.map(|found| {
+            found
+                .into_iter()
+                .filter_map(|(id, d)| {
+                    Some(Near {
+                        id: id.parse().ok()?,
+                        distance_m: d * FROM_REDIS,
+                    })
+                })
+                .collect()
+        }))
     }
 
     async fn replace(&self, points: &[(i64, Coord)]) -> Result<(), HotError> {
@@ -363,7 +390,8 @@ mod tests {
                 .collect();
             expected.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
             let expected: Vec<i64> = expected.into_iter().map(|(_, id)| id).collect();
-            assert_eq!(grid.within(center, r), expected, "{center:?} r={r}");
+            let got: Vec<i64> = grid.within(center, r).iter().map(|n| n.id).collect();
+            assert_eq!(got, expected, "{center:?} r={r}");
         }
     }
 
@@ -391,16 +419,15 @@ mod tests {
             },
             2_000_000.0,
         );
-        assert_eq!(far, vec![1, 2]);
-        assert_eq!(
-            grid.within(
-                Coord {
-                    lat: 84.99,
-                    lng: 10.0
-                },
-                10.0
-            ),
-            vec![1]
+        let ids = |found: Vec<Near>| found.iter().map(|n| n.id).collect::<Vec<_>>();
+        assert_eq!(ids(far), vec![1, 2]);
+        let near = grid.within(
+            Coord {
+                lat: 84.99,
+                lng: 10.0,
+            },
+            10.0,
         );
+        assert_eq!(ids(near), vec![1]);
     }
 }

@@ -70,7 +70,12 @@ pub struct StationView {
 }
 
 fn view(s: Station, now: DateTime<Utc>, reveal_phone: bool) -> StationView {
-    let open_now = nearby::is_open(&s, now);
+    let hours = Hours::from_stored(&s.opening_hours);
+    let open_now = nearby::is_open(&s, hours.as_ref(), now);
+    view_with(s, hours, open_now, reveal_phone)
+}
+
+fn view_with(s: Station, hours: Option<Hours>, open_now: bool, reveal_phone: bool) -> StationView {
     StationView {
         id: s.id,
         org_id: OrgId(s.org_id),
@@ -79,7 +84,7 @@ fn view(s: Station, now: DateTime<Utc>, reveal_phone: bool) -> StationView {
             lng: s.lng,
         },
         amenities: Amenity::list(s.amenities),
-        opening_hours: Hours::from_stored(&s.opening_hours).map_or(Value::Null, |h| h.to_json()),
+        opening_hours: hours.map_or(Value::Null, |h| h.to_json()),
         time_zone: s.time_zone,
         phone: if reveal_phone {
             s.phone
@@ -437,16 +442,16 @@ pub async fn nearby_stations(
         },
     )
     .await?;
-    let now = state.clock.now();
     let items = hits
         .into_iter()
         .map(
             |Hit {
                  station,
+                 hours,
                  distance_m,
                  open_now,
              }| NearbyItem {
-                station: view(station, now, false),
+                station: view_with(station, hours, open_now, false),
                 distance_m: (distance_m * 10.0).round() / 10.0,
                 open_now,
             },

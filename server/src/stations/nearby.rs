@@ -14,6 +14,7 @@ use super::store::{self, Station};
 use crate::AppState;
 use crate::domain::Coord;
 use crate::error::{ApiError, ApiResult, Text};
+use crate::hot::{DISTANCE_SLACK_M, Near};
 
 /// What a rider asks for.
 #[derive(Debug, Clone, Copy)]
@@ -29,6 +30,8 @@ pub struct Criteria {
 #[derive(Debug, Clone)]
 pub struct Hit {
     pub station: Station,
+    /// Parsed once for the filter and the answer.
+    pub hours: Option<Hours>,
     pub distance_m: f64,
     pub open_now: bool,
 }
@@ -41,9 +44,8 @@ pub fn zone_of(station: &Station) -> Tz {
 }
 
 /// Open at `now` in the station's own zone (unreadable hours count as closed).
-pub fn is_open(station: &Station, now: DateTime<Utc>) -> bool {
-    Hours::from_stored(&station.opening_hours)
-        .is_some_and(|h| h.is_open_at(now.with_timezone(&zone_of(station)).naive_local()))
+pub fn is_open(station: &Station, hours: Option<&Hours>, now: DateTime<Utc>) -> bool {
+    hours.is_some_and(|h| h.is_open_at(now.with_timezone(&zone_of(station)).naive_local()))
 }
 
 /// Search radii, narrow first: most riders find enough stations in the first ring, and a
@@ -57,71 +59,106 @@ fn rings(radius_m: f64) -> Vec<f64> {
     out
 }
 
+/// Candidates are read from SQL in growing chunks, nearest first: most searches need only
+/// the first `limit` plus a few rows, however dense the city.
 pub async fn search(state: &AppState, c: Criteria) -> ApiResult<Vec<Hit>> {
     let now = state.clock.now();
     // id -> the row's verdict: Some(hit) when it passes the filters, None when it never can.
     let mut seen: HashMap<i64, Option<Hit>> = HashMap::new();
     for ring in rings(c.radius_m) {
-        let ids = within(state, c.center, ring).await?;
-        let fresh: Vec<i64> = ids
-            .into_iter()
-            .filter(|id| !seen.contains_key(id))
-            .collect();
-        if !fresh.is_empty() {
-            let rows = {
-                let fresh = fresh.clone();
-                state
-                    .db
-                    .run(move |conn| -> ApiResult<_> { Ok(store::active_by_ids(conn, &fresh)?) })
-                    .await?
+        let candidates = within(state, c.center, ring).await?;
+        let mut next = 0;
+        let mut chunk = c.limit + 8;
+        loop {
+            let mut fresh = Vec::with_capacity(chunk);
+            while next < candidates.len() && fresh.len() < chunk {
+                let id = candidates[next].id;
+                if !seen.contains_key(&id) {
+                    fresh.push(id);
+                }
+                next += 1;
+            }
+            if !fresh.is_empty() {
+                evaluate(state, &c, now, fresh, &mut seen).await?;
+            }
+            // Every station not read yet is at least this far (by the index, give or take
+            // its slack), and every one beyond the ring is outside the index's answer.
+            let bound = match candidates.get(next) {
+                Some(n) => (n.distance_m - DISTANCE_SLACK_M).min(ring),
+                None => ring,
             };
-            for id in fresh {
-                seen.insert(id, None);
-            }
-            for s in rows {
-                let distance_m = c.center.distance_m(&Coord {
-                    lat: s.lat,
-                    lng: s.lng,
-                });
-                let open_now = is_open(&s, now);
-                let passes = s.amenities & c.amenities == c.amenities && (open_now || !c.open_now);
-                let id = s.id;
-                seen.insert(
-                    id,
-                    passes.then_some(Hit {
-                        station: s,
-                        distance_m,
-                        open_now,
-                    }),
-                );
-            }
-        }
-        let within_ring = seen
-            .values()
-            .flatten()
-            .filter(|h| h.distance_m <= ring)
-            .count();
-        // Every station within `ring` has been seen, so the nearest `limit` of them are final.
-        if within_ring >= c.limit || ring >= c.radius_m {
-            let mut hits: Vec<Hit> = seen
-                .into_values()
+            let settled = seen
+                .values()
                 .flatten()
-                .filter(|h| h.distance_m <= ring)
-                .collect();
-            hits.sort_by(|a, b| {
-                a.distance_m
-                    .total_cmp(&b.distance_m)
-                    .then(a.station.id.cmp(&b.station.id))
-            });
-            hits.truncate(c.limit);
-            return Ok(hits);
+                .filter(|h| h.distance_m <= bound)
+                .count();
+            if settled >= c.limit || (next >= candidates.len() && ring >= c.radius_m) {
+                let mut hits: Vec<Hit> = seen
+                    .into_values()
+                    .flatten()
+                    .filter(|h| h.distance_m <= bound)
+                    .collect();
+                hits.sort_by(|a, b| {
+                    a.distance_m
+                        .total_cmp(&b.distance_m)
+                        .then(a.station.id.cmp(&b.station.id))
+                });
+                hits.truncate(c.limit);
+                return Ok(hits);
+            }
+            if next >= candidates.len() {
+                break;
+            }
+            chunk *= 2;
         }
     }
     Ok(Vec::new())
 }
 
+/// Reads the rows of `ids` and records each one's verdict.
+async fn evaluate(
+    state: &AppState,
+    c: &Criteria,
+    now: DateTime<Utc>,
+    ids: Vec<i64>,
+    seen: &mut HashMap<i64, Option<Hit>>,
+) -> ApiResult<()> {
+    for id in &ids {
+        seen.insert(*id, None);
+    }
+    let rows = state
+        .db
+        .run(move |conn| -> ApiResult<_> { Ok(store::active_by_ids(conn, &ids)?) })
+        .await?;
+    for s in rows {
+        let distance_m = c.center.distance_m(&Coord {
+            lat: s.lat,
+            lng: s.lng,
+        });
+        if s.amenities & c.amenities != c.amenities || distance_m > c.radius_m {
+            continue;
+        }
+        let hours = Hours::from_stored(&s.opening_hours);
+        let open_now = is_open(&s, hours.as_ref(), now);
+        if c.open_now && !open_now {
+            continue;
+        }
+        let id = s.id;
+        seen.insert(
+            id,
+            Some(Hit {
+                station: s,
+                hours,
+                distance_m,
+                open_now,
+            }),
+        );
+    }
+    Ok(())
+}
+
 /// Ids the index holds within `radius_m`, rebuilding it first when it was lost.
-async fn within(state: &AppState, center: Coord, radius_m: f64) -> ApiResult<Vec<i64>> {
+async fn within(state: &AppState, center: Coord, radius_m: f64) -> ApiResult<Vec<Near>> {
     if let Some(ids) = state.geo.within(center, radius_m).await? {
         return Ok(ids);
     }

@@ -276,8 +276,25 @@ impl Hours {
         }
     }
 
+    /// Reads what [`Hours::to_stored`] wrote (typed JSON, no detour through `Value`: every
+    /// nearby result reads one). None when unreadable.
     pub fn from_stored(raw: &str) -> Option<Hours> {
-        Hours::from_text("opening_hours", raw).ok()
+        if raw == "24/7" {
+            return Some(Hours::Always);
+        }
+        let items: Vec<RuleInput> = serde_json::from_str(raw).ok()?;
+        let mut rules = Vec::with_capacity(items.len());
+        for r in items {
+            let days = r
+                .days
+                .iter()
+                .filter(|d| (1..=7).contains(*d))
+                .fold(0u8, |acc, d| acc | 1 << (d - 1));
+            let open = minutes("open", &r.open, false).ok()?;
+            let close = minutes("close", &r.close, true).ok()?;
+            rules.push(Rule::new("opening_hours", days, open, close).ok()?);
+        }
+        Some(Hours::Weekly(rules))
     }
 
     /// As the API shows it.
