@@ -317,6 +317,8 @@ async fn measure(
         .set_default(GooseDefault::NoPrintMetrics, true)?
         .set_default(GooseDefault::NoErrorSummary, true)?
         .set_default(GooseDefault::NoTelnet, true)?
+        // Count the ramp-up too: an error in the first second is still an error.
+        .set_default(GooseDefault::NoResetMetrics, true)?
         .set_default(GooseDefault::Quiet, 1)?
         .execute()
         .await?;
@@ -379,6 +381,37 @@ async fn fixture(host: &str, members: usize, readers: usize) -> Result<(), Strin
     let body: Value = res.json().await.map_err(|e| e.to_string())?;
     TOKENS.set(strings(&body["tokens"])).ok();
     REFRESH_TOKENS.set(strings(&body["refresh_tokens"])).ok();
+    // A campaign's draw gate and leaderboard are built from SQL on first use (concurrent
+    // first callers get 503 and retry); build them before measuring, as a launch would.
+    let quiz = body["quiz_id"].as_i64().unwrap_or(0);
+    let first = TOKENS
+        .get()
+        .and_then(|t| t.first())
+        .cloned()
+        .unwrap_or_default();
+    for (path, key) in [
+        (
+            format!("{host}/api/v1/quizzes/{quiz}/draws"),
+            Some("warm-up"),
+        ),
+        (
+            format!("{host}/api/v1/quizzes/{quiz}/leaderboard?limit=20"),
+            None,
+        ),
+    ] {
+        let request = match key {
+            Some(k) => client.post(&path).header("Idempotency-Key", k),
+            None => client.get(&path),
+        };
+        let res = request
+            .bearer_auth(&first)
+            .send()
+            .await
+            .map_err(|e| format!("warm-up: {e}"))?;
+        if !res.status().is_success() {
+            return Err(format!("warm-up {path}: {}", res.status()));
+        }
+    }
     QUIZ.set(body["quiz_id"].as_i64().unwrap_or(0)).ok();
     Ok(())
 }

@@ -842,3 +842,27 @@ async fn demo_stations_are_found_near_jindong_and_laoling() {
         "Beijing has synthetic stations"
     );
 }
+
+#[tokio::test]
+async fn the_index_catches_up_with_rows_it_never_saw() {
+    let app = TestApp::spawn_with(|c| c.station_sync_secs = 1).await;
+    let crypto = app.state.crypto.clone();
+    let clock = app.clock.clone();
+    // Stations written straight to SQL (as another process, or a lost index write, would
+    // leave them): the periodic check sees the count differ and rebuilds.
+    app.db(move |c| Ok(huigong::demo::seed(c, clock.as_ref(), &crypto)?))
+        .await;
+    let query = "/api/v1/stations/nearby?lat=37.7309&lng=117.2296&radius_m=100";
+    let mut found = Value::Null;
+    for _ in 0..50 {
+        found = app.get(query, None).await.json().await.unwrap();
+        if found["items"].as_array().is_some_and(|i| !i.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        found["items"][0]["station"]["name"],
+        "乐陵市市中街道户外劳动者驿站"
+    );
+}
