@@ -40,8 +40,12 @@ pub trait GeoIndex: Send + Sync + 'static {
     async fn within(&self, center: Coord, radius_m: f64) -> Result<Option<Vec<Near>>, HotError>;
     /// Replaces the whole index with `points` and marks it built.
     async fn replace(&self, points: &[(i64, Coord)]) -> Result<(), HotError>;
+    /// Adds points or moves them.
+    async fn put_many(&self, points: &[(i64, Coord)]) -> Result<(), HotError>;
     /// Adds a point or moves it.
-    async fn put(&self, id: i64, at: Coord) -> Result<(), HotError>;
+    async fn put(&self, id: i64, at: Coord) -> Result<(), HotError> {
+        self.put_many(&[(id, at)]).await
+    }
     async fn remove(&self, id: i64) -> Result<(), HotError>;
     /// How many points it holds; None when not built.
     async fn count(&self) -> Result<Option<u64>, HotError>;
@@ -185,9 +189,11 @@ impl GeoIndex for MemoryGeo {
         Ok(())
     }
 
-    async fn put(&self, id: i64, at: Coord) -> Result<(), HotError> {
+    async fn put_many(&self, points: &[(i64, Coord)]) -> Result<(), HotError> {
         if let Some(g) = self.write().as_mut() {
-            g.put(id, at);
+            for (id, at) in points {
+                g.put(*id, *at);
+            }
         }
         Ok(())
     }
@@ -229,6 +235,23 @@ return redis.call('GEOSEARCH', KEYS[1], 'FROMLONLAT', ARGV[1], ARGV[2], 'BYRADIU
 
 /// Members added per GEOADD while rebuilding.
 const CHUNK: usize = 5_000;
+
+/// GEOADD in chunks of [`CHUNK`] members.
+async fn geoadd(
+    conn: &mut ConnectionManager,
+    key: &str,
+    points: &[(i64, Coord)],
+) -> Result<(), HotError> {
+    for chunk in points.chunks(CHUNK) {
+        let mut add = cmd("GEOADD");
+        add.arg(key);
+        for (id, at) in chunk {
+            add.arg(at.lng).arg(at.lat).arg(id);
+        }
+        add.query_async::<()>(conn).await.map_err(on(key))?;
+    }
+    Ok(())
+}
 
 pub struct RedisGeo {
     conn: ConnectionManager,
@@ -286,16 +309,7 @@ impl GeoIndex for RedisGeo {
             .query_async::<()>(&mut conn)
             .await
             .map_err(on(&self.next))?;
-        for chunk in points.chunks(CHUNK) {
-            let mut add = cmd("GEOADD");
-            add.arg(&self.next);
-            for (id, at) in chunk {
-                add.arg(at.lng).arg(at.lat).arg(id);
-            }
-            add.query_async::<()>(&mut conn)
-                .await
-                .map_err(on(&self.next))?;
-        }
+        geoadd(&mut conn, &self.next, points).await?;
         let mut swap = redis::pipe();
         swap.atomic();
         if points.is_empty() {
@@ -312,15 +326,8 @@ impl GeoIndex for RedisGeo {
             .map_err(on(&self.points))
     }
 
-    async fn put(&self, id: i64, at: Coord) -> Result<(), HotError> {
-        cmd("GEOADD")
-            .arg(&self.points)
-            .arg(at.lng)
-            .arg(at.lat)
-            .arg(id)
-            .query_async::<()>(&mut self.conn.clone())
-            .await
-            .map_err(on(&self.points))
+    async fn put_many(&self, points: &[(i64, Coord)]) -> Result<(), HotError> {
+        geoadd(&mut self.conn.clone(), &self.points, points).await
     }
 
     async fn remove(&self, id: i64) -> Result<(), HotError> {

@@ -327,11 +327,8 @@ pub async fn import_stations(
             Ok((ids, points))
         })
         .await?;
-    for (id, at) in &points {
-        if let Err(err) = state.geo.put(*id, *at).await {
-            tracing::warn!(error = %err, "nearby index not updated; the periodic check repairs it");
-            break;
-        }
+    if let Err(err) = state.geo.put_many(&points).await {
+        tracing::warn!(error = %err, "nearby index not updated; the periodic check repairs it");
     }
     tracing::info!(stations = ids.len(), by = user.id.0, "stations imported");
     Ok(HttpResponse::Created().json(Imported {

@@ -175,9 +175,21 @@ pub fn list_of_subtree(
 /// Takes the station's row lock for the rest of the transaction (and checks it is active):
 /// every review and report of one station queues here, so its counters stay exact.
 fn lock_station(conn: &mut DbConn, id: i64) -> QueryResult<()> {
-    let n = diesel::update(stations::table.find(id).filter(stations::active.eq(true)))
-        .set(stations::rating_sum.eq(stations::rating_sum))
-        .execute(conn)?;
+    lock_station_row(conn, id, true)
+}
+
+/// The lock itself; `active_only` false lets an admin resolve reports of a removed station.
+fn lock_station_row(conn: &mut DbConn, id: i64, active_only: bool) -> QueryResult<()> {
+    let touch = stations::rating_sum.eq(stations::rating_sum);
+    let n = if active_only {
+        diesel::update(stations::table.find(id).filter(stations::active.eq(true)))
+            .set(touch)
+            .execute(conn)?
+    } else {
+        diesel::update(stations::table.find(id))
+            .set(touch)
+            .execute(conn)?
+    };
     if n == 1 {
         Ok(())
     } else {
@@ -403,12 +415,7 @@ pub fn resolve_report(
     write_tx(conn, |conn| {
         let r = report(conn, id)?;
         // The station lock first, as filing does: the counter and the row change together.
-        let n = diesel::update(stations::table.find(r.station_id))
-            .set(stations::rating_sum.eq(stations::rating_sum))
-            .execute(conn)?;
-        if n != 1 {
-            return Err(diesel::result::Error::NotFound);
-        }
+        lock_station_row(conn, r.station_id, false)?;
         let n = diesel::update(
             station_reports::table
                 .find(id)

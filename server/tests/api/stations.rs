@@ -514,6 +514,7 @@ async fn one_review_per_member_and_reports_until_resolved() {
         )
         .await;
     assert_eq!(res.status(), 201);
+    let broken: Value = res.json().await.unwrap();
     for (bad, field) in [
         (json!({"kind": "dirty"}), "kind"),
         (json!({"kind": "other"}), "detail"),
@@ -567,6 +568,28 @@ async fn one_review_per_member_and_reports_until_resolved() {
         json!({"closed": 0, "broken": 1, "other": 0})
     );
     assert_eq!(one["reports"].as_array().unwrap().len(), 1);
+
+    // A removed station takes no new reviews, but its open reports can still be resolved.
+    let res = s
+        .app
+        .request(
+            Method::DELETE,
+            &format!("/api/v1/admin/stations/{id}"),
+            Some(&s.admin),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    let res = s.app.post(&reviews, Some(&a), json!({"rating": 2})).await;
+    assert_eq!(res.status(), 404);
+    let resolve = format!("/api/v1/admin/station-reports/{}/resolve", broken["id"]);
+    assert_eq!(
+        s.app
+            .post(&resolve, Some(&s.admin), json!({}))
+            .await
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]
