@@ -39,7 +39,15 @@ server="target/$profile/huigong"
 load="load-tests/target/$profile/huigong-load"
 
 work="$(mktemp -d)"
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+port="$(free_port)"
+wechat_port="$(free_port)"
+# WeChat's jscode2session, stood in for on loopback (the login journey measures us, not it).
+"$load" mock-wechat --port "$wechat_port" &
+mock=$!
+export HUIGONG_WECHAT_API_BASE="http://127.0.0.1:$wechat_port"
+export HUIGONG_WECHAT_APPID="wx-load-test"
+export HUIGONG_WECHAT_SECRET="load-test-wechat-secret"
 export HUIGONG_LISTEN="127.0.0.1:$port"
 export HUIGONG_BENCH_ENDPOINTS=true
 export HUIGONG_LOG="${HUIGONG_LOG:-warn}"
@@ -66,6 +74,7 @@ echo "seeding: demo data and $stations rest stations"
 "$server" serve 2>"$work/server.log" &
 pid=$!
 cleanup() {
+    kill "$mock" 2>/dev/null || true
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     warnings="$(grep -E 'WARN|ERROR' "$work/server.log" | grep -vc BENCH_ENDPOINTS || true)"

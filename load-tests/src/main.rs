@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+mod wechat;
+
 use goose::config::GooseConfiguration;
 use goose::prelude::*;
 use serde_json::{Value, json};
@@ -177,6 +179,24 @@ async fn job_search(user: &mut GooseUser) -> TransactionResult {
         false,
     )
     .await
+}
+
+/// A WeChat login (`wx.login()` code -> our server -> jscode2session on the local stand-in
+/// -> member found or created -> a new session). Codes cycle over 2,000 members, so most
+/// logins are returning members and the first ones sign up.
+async fn wechat_login(user: &mut GooseUser) -> TransactionResult {
+    let n = NEXT_KEY.fetch_add(1, Ordering::Relaxed) % 2_000;
+    let body = json!({"code": format!("code{n}")});
+    send(
+        user,
+        GooseMethod::Post,
+        "/api/v1/auth/wechat",
+        "login (wechat)",
+        "",
+        Some(body),
+    )
+    .await?;
+    Ok(())
 }
 
 /// A member opening the app: the refresh token is traded for a new pair (a rotation with
@@ -453,6 +473,22 @@ fn parse_args() -> Result<(Plan, bool), String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("mock-wechat") {
+        let port = args
+            .iter()
+            .position(|a| a == "--port")
+            .and_then(|i| args.get(i + 1))
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(18_081);
+        return match wechat::serve(port).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("huigong-load mock-wechat: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let (plan, smoke) = match parse_args() {
         Ok(p) => p,
         Err(e) => {
@@ -482,6 +518,11 @@ async fn main() -> ExitCode {
             "nearby stations",
             Some("ceiling json"),
             transaction!(nearby),
+        ),
+        (
+            "login (wechat)",
+            Some("ceiling insert"),
+            transaction!(wechat_login),
         ),
         (
             "login (refresh)",
