@@ -79,6 +79,31 @@ pub fn mask_phone(phone: &str) -> String {
     format!("{head}{}{tail}", "*".repeat(chars.len() - 7))
 }
 
+/// Masks every run of 7 or more digits in free text members wrote for others to read (a
+/// phone or ID number typed into a report), as [`mask_phone`] does.
+pub fn mask_digit_runs(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.chars().count() >= 7 {
+            out.push_str(&mask_phone(run));
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
 // Phone numbers never reach a log line whole, even through `{:?}`.
 impl fmt::Debug for Phone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -204,6 +229,10 @@ mod tests {
             "13812345678"
         );
         assert!(contact_phone("phone", "12345").is_err());
+        assert_eq!(
+            mask_digit_runs("请打13812345678，或 0534-6212345，2 号柜"),
+            "请打138****5678，或 0534-*******，2 号柜"
+        );
         let p = Phone::parse("13812345678").unwrap();
         assert_eq!(p.masked(), "138****5678");
         assert!(!format!("{p:?}").contains("13812345678"));

@@ -16,7 +16,8 @@ use crate::AppState;
 use crate::auth::{self, AuthUser, Role};
 use crate::db::DbConn;
 use crate::domain::{
-    Coord, Datum, Fields, LatLng, OrgId, UserId, contact_phone, mask_phone, text_field,
+    Coord, Datum, Fields, LatLng, OrgId, UserId, contact_phone, mask_digit_runs, mask_phone,
+    text_field,
 };
 use crate::error::{ApiError, ApiResult, FieldError, Text};
 use crate::http::{Json, Page, Paged, Query};
@@ -474,7 +475,8 @@ fn report_view(r: Report) -> ReportView {
         id: r.id,
         station_id: r.station_id,
         kind: ReportKind::parse(&r.kind).unwrap_or(ReportKind::Other),
-        detail: r.detail,
+        // Shown to everyone on the station: a number typed into it is masked.
+        detail: mask_digit_runs(&r.detail),
         reported_at: utc(r.created_at),
         resolved_at: r.resolved_at.map(utc),
     }

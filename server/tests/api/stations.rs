@@ -501,7 +501,7 @@ async fn one_review_per_member_and_reports_until_resolved() {
         .post(
             &reports,
             Some(&a),
-            json!({"kind": "closed", "detail": "下午还是没开"}),
+            json!({"kind": "closed", "detail": "下午还是没开，打13812345678没人接"}),
         )
         .await;
     assert_eq!(res.status(), 200);
@@ -539,7 +539,10 @@ async fn one_review_per_member_and_reports_until_resolved() {
         json!({"closed": 1, "broken": 1, "other": 0})
     );
     assert_eq!(one["reports"].as_array().unwrap().len(), 2);
-    assert_eq!(one["reports"][1]["detail"], "下午还是没开");
+    assert_eq!(
+        one["reports"][1]["detail"],
+        "下午还是没开，打138****5678没人接"
+    );
     assert!(one["reports"][0].get("user_id").is_none());
 
     let resolve = format!("/api/v1/admin/station-reports/{}/resolve", closed["id"]);
