@@ -135,6 +135,7 @@ pub fn contact_phone(field: &'static str, raw: &str) -> Result<String, FieldErro
 }
 
 /// Checks a free-text field: trimmed, length in characters within bounds, no control chars.
+/// With `min` 0 an optional field comes back empty when left blank.
 pub fn text_field(
     field: &'static str,
     value: &str,

@@ -125,11 +125,7 @@ pub async fn create_posting(
     let category = f.check(text_field("category", &b.category, 1, 20));
     let district = f.check(text_field("district", &b.district, 1, 30));
     let address = f.check(text_field("address", &b.address, 2, 200));
-    let description = if b.description.trim().is_empty() {
-        Some(String::new())
-    } else {
-        f.check(text_field("description", &b.description, 1, 5000))
-    };
+    let description = f.check(text_field("description", &b.description, 0, 5000));
     let location = b
         .location
         .as_ref()

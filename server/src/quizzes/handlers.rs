@@ -174,11 +174,7 @@ pub async fn create_quiz(
     let b = body.0;
     let mut fields = Fields::new();
     let title = fields.check(text_field("title", &b.title, 2, 100));
-    let description = if b.description.trim().is_empty() {
-        Some(String::new())
-    } else {
-        fields.check(text_field("description", &b.description, 1, 2000))
-    };
+    let description = fields.check(text_field("description", &b.description, 0, 2000));
     let time_zone = fields.check(rules::parse_time_zone(
         b.time_zone.as_deref().unwrap_or("Asia/Shanghai"),
     ));

@@ -639,11 +639,7 @@ pub async fn review(
             Text::new("评分应为 1-5", "rating must be 1 to 5"),
         ));
     }
-    let comment = if b.comment.trim().is_empty() {
-        Some(String::new())
-    } else {
-        f.check(text_field("comment", &b.comment, 1, 500))
-    };
+    let comment = f.check(text_field("comment", &b.comment, 0, 500));
     f.finish()?;
     let comment = comment.unwrap_or_default();
     let now = state.clock.now_naive();
@@ -705,17 +701,13 @@ pub async fn report(
             ),
         ));
     }
-    let detail = match (kind, b.detail.trim().is_empty()) {
-        (Some(ReportKind::Other), true) => {
-            f.push(FieldError::new(
-                "detail",
-                Text::new("请说明情况", "describe the problem for kind other"),
-            ));
-            None
-        }
-        (_, true) => Some(String::new()),
-        (_, false) => f.check(text_field("detail", &b.detail, 1, 500)),
+    // "other" says nothing without a description.
+    let min = if kind == Some(ReportKind::Other) {
+        1
+    } else {
+        0
     };
+    let detail = f.check(text_field("detail", &b.detail, min, 500));
     f.finish()?;
     let (Some(kind), Some(detail)) = (kind, detail) else {
         return Err(ApiError::internal("fields checked above"));

@@ -102,11 +102,7 @@ pub async fn create_activity(
     let b = body.0;
     let mut f = Fields::new();
     let title = f.check(text_field("title", &b.title, 2, 100));
-    let description = if b.description.trim().is_empty() {
-        Some(String::new())
-    } else {
-        f.check(text_field("description", &b.description, 1, 2000))
-    };
+    let description = f.check(text_field("description", &b.description, 0, 2000));
     let address = f.check(text_field("address", &b.address, 2, 200));
     let location = f.check(Coord::parse(
         "location",
