@@ -73,10 +73,15 @@ async fn send(
     name: &str,
     token: &str,
     body: Option<Value>,
+    idempotency: bool,
 ) -> Result<Option<Value>, Box<TransactionError>> {
     let mut builder = user.get_request_builder(&method, path)?;
     if !token.is_empty() {
         builder = builder.bearer_auth(token);
+    }
+    if idempotency {
+        let key = format!("load-{}", NEXT_KEY.fetch_add(1, Ordering::Relaxed));
+        builder = builder.header("Idempotency-Key", key);
     }
     if let Some(body) = body {
         builder = builder.json(&body);
@@ -100,27 +105,17 @@ fn token(user: &GooseUser) -> String {
         .unwrap_or_default()
 }
 
+/// A request as this goose user's member; POSTs carry a fresh Idempotency-Key (draws
+/// require one; the bench endpoints ignore it).
 async fn call(
     user: &mut GooseUser,
     method: GooseMethod,
     path: &str,
     name: &str,
-    idempotency: bool,
 ) -> TransactionResult {
-    let mut builder = user
-        .get_request_builder(&method, path)?
-        .bearer_auth(token(user));
-    if idempotency {
-        let key = format!("load-{}", NEXT_KEY.fetch_add(1, Ordering::Relaxed));
-        builder = builder.header("Idempotency-Key", key);
-    }
-    let request = GooseRequest::builder()
-        .method(method)
-        .path(path)
-        .name(name)
-        .set_request_builder(builder)
-        .build();
-    user.request(request).await?;
+    let token = token(user);
+    let post = method == GooseMethod::Post;
+    send(user, method, path, name, &token, None, post).await?;
     Ok(())
 }
 
@@ -130,20 +125,12 @@ async fn ceiling_json(user: &mut GooseUser) -> TransactionResult {
         GooseMethod::Get,
         "/api/v1/_bench/json",
         "ceiling json",
-        false,
     )
     .await
 }
 
 async fn ceiling_lua(user: &mut GooseUser) -> TransactionResult {
-    call(
-        user,
-        GooseMethod::Post,
-        "/api/v1/_bench/lua",
-        "ceiling lua",
-        false,
-    )
-    .await
+    call(user, GooseMethod::Post, "/api/v1/_bench/lua", "ceiling lua").await
 }
 
 async fn ceiling_insert(user: &mut GooseUser) -> TransactionResult {
@@ -152,14 +139,13 @@ async fn ceiling_insert(user: &mut GooseUser) -> TransactionResult {
         GooseMethod::Post,
         "/api/v1/_bench/insert",
         "ceiling insert",
-        false,
     )
     .await
 }
 
 async fn draw(user: &mut GooseUser) -> TransactionResult {
     let path = format!("/api/v1/quizzes/{}/draws", QUIZ.get().copied().unwrap_or(0));
-    call(user, GooseMethod::Post, &path, "draw", true).await
+    call(user, GooseMethod::Post, &path, "draw").await
 }
 
 async fn leaderboard(user: &mut GooseUser) -> TransactionResult {
@@ -167,7 +153,7 @@ async fn leaderboard(user: &mut GooseUser) -> TransactionResult {
         "/api/v1/quizzes/{}/leaderboard?limit=20",
         QUIZ.get().copied().unwrap_or(0)
     );
-    call(user, GooseMethod::Get, &path, "leaderboard", false).await
+    call(user, GooseMethod::Get, &path, "leaderboard").await
 }
 
 async fn job_search(user: &mut GooseUser) -> TransactionResult {
@@ -176,7 +162,6 @@ async fn job_search(user: &mut GooseUser) -> TransactionResult {
         GooseMethod::Get,
         "/api/v1/job-postings?q=%E5%8F%B8%E6%9C%BA&limit=20",
         "job search",
-        false,
     )
     .await
 }
@@ -194,6 +179,7 @@ async fn wechat_login(user: &mut GooseUser) -> TransactionResult {
         "login (wechat)",
         "",
         Some(body),
+        false,
     )
     .await?;
     Ok(())
@@ -220,6 +206,7 @@ async fn login(user: &mut GooseUser) -> TransactionResult {
         "login (refresh)",
         "",
         Some(body),
+        false,
     )
     .await?;
     session.refresh = answer
@@ -237,7 +224,16 @@ async fn quiz(user: &mut GooseUser) -> TransactionResult {
         "/api/v1/quizzes/{}/attempts",
         QUIZ.get().copied().unwrap_or(0)
     );
-    let Some(attempt) = send(user, GooseMethod::Post, &path, "quiz attempt", &token, None).await?
+    let Some(attempt) = send(
+        user,
+        GooseMethod::Post,
+        &path,
+        "quiz attempt",
+        &token,
+        None,
+        false,
+    )
+    .await?
     else {
         return Ok(());
     };
@@ -257,6 +253,7 @@ async fn quiz(user: &mut GooseUser) -> TransactionResult {
         "quiz submit",
         &token,
         Some(json!({"answers": answers})),
+        false,
     )
     .await?;
     Ok(())
@@ -277,6 +274,7 @@ async fn reading_checkin(user: &mut GooseUser) -> TransactionResult {
         "reading check-in",
         &token,
         Some(body),
+        false,
     )
     .await?;
     Ok(())
@@ -296,7 +294,16 @@ async fn nearby(user: &mut GooseUser) -> TransactionResult {
         lat + dlat,
         lng + dlng
     );
-    send(user, GooseMethod::Get, &path, "nearby stations", "", None).await?;
+    send(
+        user,
+        GooseMethod::Get,
+        &path,
+        "nearby stations",
+        "",
+        None,
+        false,
+    )
+    .await?;
     Ok(())
 }
 
