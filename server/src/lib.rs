@@ -72,6 +72,8 @@ pub struct AppState {
     pub draws: Arc<draws::DrawEngine>,
     /// The stations' nearby index (Redis GEO or the in-process grid).
     pub geo: Arc<dyn GeoIndex>,
+    /// Active stations' rows, kept in step with `geo`'s change log.
+    pub station_rows: Arc<stations::rows::Rows>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -231,6 +233,7 @@ impl AppState {
             metrics,
             draws,
             geo,
+            station_rows: Arc::new(stations::rows::Rows::new()),
         })
     }
 }

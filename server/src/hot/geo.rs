@@ -3,11 +3,15 @@
 //! superset by a hair (callers recompute exact distances from SQL rows and filter), and
 //! both can tell that they were never built (a Redis flush) so callers rebuild from SQL.
 //!
+//! Every change to a station's row (position, hours, rating, reports) is also recorded here,
+//! under a [`Stamp`] that `within` answers with: servers keep the rows in memory and catch up
+//! on the ids changed since the stamp they hold (see `stations::rows`).
+//!
 //! The Redis keys share the `{stations}` hash tag and none of the draw keys: a wide search in
 //! a dense city costs Redis milliseconds, so an operator can move them to their own instance
 //! (`HUIGONG_GEO_REDIS_URL`) without touching the draw gates.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{LazyLock, PoisonError, RwLock};
 
 use redis::aio::ConnectionManager;
@@ -27,6 +31,28 @@ pub struct Near {
     pub distance_m: f64,
 }
 
+/// Where the index stands: `epoch` is drawn anew at every rebuild (a lost index lost its
+/// change log too), `version` counts the changes recorded since.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    pub epoch: u64,
+    pub version: u64,
+}
+
+impl Stamp {
+    /// True when a reader at `self` has seen every change up to `other`.
+    pub fn covers(&self, other: Stamp) -> bool {
+        self.epoch == other.epoch && self.version >= other.version
+    }
+}
+
+/// What a search found, and the stamp of the index it was found in.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub stamp: Stamp,
+    pub near: Vec<Near>,
+}
+
 /// Metres per degree of latitude on the sphere of [`Coord::distance_m`].
 const M_PER_DEG: f64 = 6_371_008.8 * std::f64::consts::PI / 180.0;
 
@@ -37,16 +63,24 @@ pub trait GeoIndex: Send + Sync + 'static {
     /// Ids within `radius_m` of `center` (and possibly a little beyond) with their distance,
     /// nearest first; None when the index was never built or has been lost. Distances are
     /// the index's own, within [`DISTANCE_SLACK_M`] of [`Coord::distance_m`].
-    async fn within(&self, center: Coord, radius_m: f64) -> Result<Option<Vec<Near>>, HotError>;
-    /// Replaces the whole index with `points` and marks it built.
+    async fn within(&self, center: Coord, radius_m: f64) -> Result<Option<Found>, HotError>;
+    /// The current stamp; None when not built.
+    async fn stamp(&self) -> Result<Option<Stamp>, HotError>;
+    /// Replaces the whole index with `points` and marks it built under a new epoch.
     async fn replace(&self, points: &[(i64, Coord)]) -> Result<(), HotError>;
-    /// Adds points or moves them.
+    /// Adds points or moves them (and records them as changed).
     async fn put_many(&self, points: &[(i64, Coord)]) -> Result<(), HotError>;
     /// Adds a point or moves it.
     async fn put(&self, id: i64, at: Coord) -> Result<(), HotError> {
         self.put_many(&[(id, at)]).await
     }
+    /// Takes a point out (and records it as changed).
     async fn remove(&self, id: i64) -> Result<(), HotError>;
+    /// Records that these stations' rows changed (a review, a report) without moving them.
+    async fn touch(&self, ids: &[i64]) -> Result<(), HotError>;
+    /// The ids changed after `since` and the stamp that brings a reader to; None when
+    /// `since` is from another epoch (or the index is not built): read everything again.
+    async fn changes_since(&self, since: Stamp) -> Result<Option<(Stamp, Vec<i64>)>, HotError>;
     /// How many points it holds; None when not built.
     async fn count(&self) -> Result<Option<u64>, HotError>;
 }
@@ -61,7 +95,41 @@ const CELL_DEG: f64 = 0.05;
 /// parallel and never wait on the hot store's own lock.
 #[derive(Default)]
 pub struct MemoryGeo {
-    grid: RwLock<Option<Grid>>,
+    state: RwLock<MemoryState>,
+}
+
+#[derive(Default)]
+struct MemoryState {
+    grid: Option<Grid>,
+    epoch: u64,
+    log: ChangeLog,
+}
+
+/// Each changed id once, under the version of its latest change (as a Redis sorted set).
+#[derive(Default)]
+struct ChangeLog {
+    version: u64,
+    entries: BTreeSet<(u64, i64)>,
+    of_id: HashMap<i64, u64>,
+}
+
+impl ChangeLog {
+    fn touch(&mut self, ids: impl IntoIterator<Item = i64>) {
+        self.version += 1;
+        for id in ids {
+            if let Some(old) = self.of_id.insert(id, self.version) {
+                self.entries.remove(&(old, id));
+            }
+            self.entries.insert((self.version, id));
+        }
+    }
+
+    fn since(&self, version: u64) -> Vec<i64> {
+        self.entries
+            .range((version + 1, i64::MIN)..)
+            .map(|(_, id)| *id)
+            .collect()
+    }
 }
 
 #[derive(Default)]
@@ -161,12 +229,21 @@ impl MemoryGeo {
         Self::default()
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Option<Grid>> {
-        self.grid.read().unwrap_or_else(PoisonError::into_inner)
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, MemoryState> {
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Option<Grid>> {
-        self.grid.write().unwrap_or_else(PoisonError::into_inner)
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, MemoryState> {
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl MemoryState {
+    fn stamp(&self) -> Option<Stamp> {
+        self.grid.as_ref().map(|_| Stamp {
+            epoch: self.epoch,
+            version: self.log.version,
+        })
     }
 }
 
@@ -176,8 +253,19 @@ impl GeoIndex for MemoryGeo {
         "memory"
     }
 
-    async fn within(&self, center: Coord, radius_m: f64) -> Result<Option<Vec<Near>>, HotError> {
-        Ok(self.read().as_ref().map(|g| g.within(center, radius_m)))
+    async fn within(&self, center: Coord, radius_m: f64) -> Result<Option<Found>, HotError> {
+        let state = self.read();
+        Ok(state
+            .stamp()
+            .zip(state.grid.as_ref())
+            .map(|(stamp, g)| Found {
+                stamp,
+                near: g.within(center, radius_m),
+            }))
+    }
+
+    async fn stamp(&self) -> Result<Option<Stamp>, HotError> {
+        Ok(self.read().stamp())
     }
 
     async fn replace(&self, points: &[(i64, Coord)]) -> Result<(), HotError> {
@@ -185,28 +273,48 @@ impl GeoIndex for MemoryGeo {
         for (id, at) in points {
             grid.put(*id, *at);
         }
-        *self.write() = Some(grid);
+        let mut state = self.write();
+        state.grid = Some(grid);
+        state.epoch = rand::random();
+        state.log = ChangeLog::default();
         Ok(())
     }
 
     async fn put_many(&self, points: &[(i64, Coord)]) -> Result<(), HotError> {
-        if let Some(g) = self.write().as_mut() {
+        let mut state = self.write();
+        if let Some(g) = state.grid.as_mut() {
             for (id, at) in points {
                 g.put(*id, *at);
             }
         }
+        state.log.touch(points.iter().map(|(id, _)| *id));
         Ok(())
     }
 
     async fn remove(&self, id: i64) -> Result<(), HotError> {
-        if let Some(g) = self.write().as_mut() {
+        let mut state = self.write();
+        if let Some(g) = state.grid.as_mut() {
             g.remove(id);
         }
+        state.log.touch([id]);
         Ok(())
     }
 
+    async fn touch(&self, ids: &[i64]) -> Result<(), HotError> {
+        self.write().log.touch(ids.iter().copied());
+        Ok(())
+    }
+
+    async fn changes_since(&self, since: Stamp) -> Result<Option<(Stamp, Vec<i64>)>, HotError> {
+        let state = self.read();
+        Ok(state
+            .stamp()
+            .filter(|now| now.epoch == since.epoch)
+            .map(|now| (now, state.log.since(since.version))))
+    }
+
     async fn count(&self) -> Result<Option<u64>, HotError> {
-        Ok(self.read().as_ref().map(|g| g.at.len() as u64))
+        Ok(self.read().grid.as_ref().map(|g| g.at.len() as u64))
     }
 }
 
@@ -221,14 +329,45 @@ fn redis_radius(radius_m: f64) -> f64 {
 /// Redis's distances on our sphere.
 const FROM_REDIS: f64 = 6_371_008.8 / 6_372_797.560_856;
 
-/// False when the index is not built; otherwise [id, distance] pairs, nearest first.
+/// False when the index is not built; otherwise {epoch, version, [id, distance] pairs nearest
+/// first}.
 static WITHIN: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-if redis.call('EXISTS', KEYS[2]) == 0 then
+local epoch = redis.call('GET', KEYS[2])
+if not epoch then
     return false
 end
-return redis.call('GEOSEARCH', KEYS[1], 'FROMLONLAT', ARGV[1], ARGV[2], 'BYRADIUS', ARGV[3], 'm', 'ASC', 'WITHDIST')
+local version = redis.call('GET', KEYS[3]) or '0'
+return {epoch, version, redis.call('GEOSEARCH', KEYS[1], 'FROMLONLAT', ARGV[1], ARGV[2], 'BYRADIUS', ARGV[3], 'm', 'ASC', 'WITHDIST')}
+",
+    )
+});
+
+/// One more version; each id of ARGV enters the change log under it.
+static TOUCH: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local version = redis.call('INCR', KEYS[1])
+for i = 1, #ARGV do
+    redis.call('ZADD', KEYS[2], version, ARGV[i])
+end
+return version
+",
+    )
+});
+
+/// False when the epoch is not ARGV[1] any more; otherwise {version, ids changed after
+/// version ARGV[2]}.
+static CHANGES: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local epoch = redis.call('GET', KEYS[1])
+if not epoch or epoch ~= ARGV[1] then
+    return false
+end
+local version = redis.call('GET', KEYS[2]) or '0'
+return {version, redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. ARGV[2], '+inf')}
 ",
     )
 });
@@ -256,8 +395,11 @@ async fn geoadd(
 pub struct RedisGeo {
     conn: ConnectionManager,
     points: String,
+    /// The epoch while built.
     built: String,
     next: String,
+    version: String,
+    changes: String,
 }
 
 impl RedisGeo {
@@ -267,9 +409,14 @@ impl RedisGeo {
             points: keys.key("stations", "geo"),
             built: keys.key("stations", "geo:built"),
             next: keys.key("stations", "geo:next"),
+            version: keys.key("stations", "geo:version"),
+            changes: keys.key("stations", "geo:changes"),
         }
     }
 }
+
+/// Ids touched per script call (a CSV import touches thousands).
+const TOUCH_CHUNK: usize = 2_000;
 
 #[async_trait::async_trait]
 impl GeoIndex for RedisGeo {
@@ -277,18 +424,21 @@ impl GeoIndex for RedisGeo {
         "redis"
     }
 
-    async fn within(&self, center: Coord, radius_m: f64) -> Result<Option<Vec<Near>>, HotError> {
-        let found: Option<Vec<(String, f64)>> = WITHIN
+    async fn within(&self, center: Coord, radius_m: f64) -> Result<Option<Found>, HotError> {
+        type Answer = (u64, u64, Vec<(String, f64)>);
+        let found: Option<Answer> = WITHIN
             .key(&self.points)
             .key(&self.built)
+            .key(&self.version)
             .arg(center.lng)
             .arg(center.lat)
             .arg(redis_radius(radius_m))
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(on(&self.points))?;
-        Ok(found.map(|found| {
-            found
+        Ok(found.map(|(epoch, version, near)| Found {
+            stamp: Stamp { epoch, version },
+            near: near
                 .into_iter()
                 .filter_map(|(id, d)| {
                     Some(Near {
@@ -296,7 +446,20 @@ impl GeoIndex for RedisGeo {
                         distance_m: d * FROM_REDIS,
                     })
                 })
-                .collect()
+                .collect(),
+        }))
+    }
+
+    async fn stamp(&self) -> Result<Option<Stamp>, HotError> {
+        let (epoch, version): (Option<u64>, Option<u64>) = cmd("MGET")
+            .arg(&self.built)
+            .arg(&self.version)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(on(&self.built))?;
+        Ok(epoch.map(|epoch| Stamp {
+            epoch,
+            version: version.unwrap_or(0),
         }))
     }
 
@@ -320,14 +483,18 @@ impl GeoIndex for RedisGeo {
                 .arg(&self.points)
                 .ignore();
         }
-        swap.cmd("SET").arg(&self.built).arg(1).ignore();
+        // Below 2^53, so that Lua's numbers would hold it too.
+        let epoch = rand::random::<u64>() >> 11;
+        swap.cmd("SET").arg(&self.built).arg(epoch).ignore();
         swap.query_async::<()>(&mut conn)
             .await
             .map_err(on(&self.points))
     }
 
     async fn put_many(&self, points: &[(i64, Coord)]) -> Result<(), HotError> {
-        geoadd(&mut self.conn.clone(), &self.points, points).await
+        geoadd(&mut self.conn.clone(), &self.points, points).await?;
+        let ids: Vec<i64> = points.iter().map(|(id, _)| *id).collect();
+        self.touch(&ids).await
     }
 
     async fn remove(&self, id: i64) -> Result<(), HotError> {
@@ -336,7 +503,44 @@ impl GeoIndex for RedisGeo {
             .arg(id)
             .query_async::<()>(&mut self.conn.clone())
             .await
-            .map_err(on(&self.points))
+            .map_err(on(&self.points))?;
+        self.touch(&[id]).await
+    }
+
+    async fn touch(&self, ids: &[i64]) -> Result<(), HotError> {
+        let mut conn = self.conn.clone();
+        for chunk in ids.chunks(TOUCH_CHUNK) {
+            let mut call = TOUCH.key(&self.version);
+            call.key(&self.changes);
+            for id in chunk {
+                call.arg(id);
+            }
+            call.invoke_async::<u64>(&mut conn)
+                .await
+                .map_err(on(&self.changes))?;
+        }
+        Ok(())
+    }
+
+    async fn changes_since(&self, since: Stamp) -> Result<Option<(Stamp, Vec<i64>)>, HotError> {
+        let found: Option<(u64, Vec<i64>)> = CHANGES
+            .key(&self.built)
+            .key(&self.version)
+            .key(&self.changes)
+            .arg(since.epoch)
+            .arg(since.version)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(on(&self.changes))?;
+        Ok(found.map(|(version, ids)| {
+            (
+                Stamp {
+                    epoch: since.epoch,
+                    version,
+                },
+                ids,
+            )
+        }))
     }
 
     async fn count(&self) -> Result<Option<u64>, HotError> {
@@ -400,6 +604,20 @@ mod tests {
             let got: Vec<i64> = grid.within(center, r).iter().map(|n| n.id).collect();
             assert_eq!(got, expected, "{center:?} r={r}");
         }
+    }
+
+    #[test]
+    fn the_change_log_holds_each_id_once_under_its_latest_version() {
+        let mut log = ChangeLog::default();
+        log.touch([3, 1]);
+        log.touch([2]);
+        log.touch([3]);
+        assert_eq!(log.version, 3);
+        assert_eq!(log.since(0), vec![1, 2, 3]);
+        assert_eq!(log.since(1), vec![2, 3]);
+        assert_eq!(log.since(2), vec![3]);
+        assert!(log.since(3).is_empty());
+        assert_eq!(log.entries.len(), 3);
     }
 
     #[test]

@@ -8,7 +8,7 @@ mod redis;
 
 use std::time::Duration;
 
-pub use self::geo::{DISTANCE_SLACK_M, GeoIndex, MemoryGeo, Near, RedisGeo};
+pub use self::geo::{DISTANCE_SLACK_M, Found, GeoIndex, MemoryGeo, Near, RedisGeo, Stamp};
 pub use self::memory::MemoryStore;
 pub use self::rebuild::{ensure_built, under_lock};
 pub use self::redis::RedisStore;

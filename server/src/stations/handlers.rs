@@ -7,6 +7,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::nearby::{self, Criteria, Hit};
+use super::rows::{self, Row};
 use super::rules::{
     self, Amenity, Hours, MAX_RADIUS_M, ReportKind, StationInput, VISIT_RADIUS_M, average_rating,
     check_location,
@@ -71,12 +72,12 @@ pub struct StationView {
 }
 
 fn view(s: Station, now: DateTime<Utc>, reveal_phone: bool) -> StationView {
-    let hours = Hours::from_stored(&s.opening_hours);
-    let open_now = nearby::is_open(&s, hours.as_ref(), now);
-    view_with(s, hours, open_now, reveal_phone)
+    let row = Row::new(s);
+    view_of(&row, row.is_open(now), reveal_phone)
 }
 
-fn view_with(s: Station, hours: Option<Hours>, open_now: bool, reveal_phone: bool) -> StationView {
+fn view_of(row: &Row, open_now: bool, reveal_phone: bool) -> StationView {
+    let s = &row.station;
     StationView {
         id: s.id,
         org_id: OrgId(s.org_id),
@@ -85,10 +86,10 @@ fn view_with(s: Station, hours: Option<Hours>, open_now: bool, reveal_phone: boo
             lng: s.lng,
         },
         amenities: Amenity::list(s.amenities),
-        opening_hours: hours.map_or(Value::Null, |h| h.to_json()),
-        time_zone: s.time_zone,
+        opening_hours: row.hours.as_ref().map_or(Value::Null, Hours::to_json),
+        time_zone: s.time_zone.clone(),
         phone: if reveal_phone {
-            s.phone
+            s.phone.clone()
         } else {
             mask_phone(&s.phone)
         },
@@ -102,8 +103,8 @@ fn view_with(s: Station, hours: Option<Hours>, open_now: bool, reveal_phone: boo
             broken: s.open_broken,
             other: s.open_other,
         },
-        name: s.name,
-        address: s.address,
+        name: s.name.clone(),
+        address: s.address.clone(),
         updated_at: utc(s.updated_at),
     }
 }
@@ -444,12 +445,11 @@ pub async fn nearby_stations(
         .into_iter()
         .map(
             |Hit {
-                 station,
-                 hours,
+                 row,
                  distance_m,
                  open_now,
              }| NearbyItem {
-                station: view_with(station, hours, open_now, false),
+                station: view_of(&row, open_now, false),
                 distance_m: (distance_m * 10.0).round() / 10.0,
                 open_now,
             },
@@ -572,7 +572,7 @@ pub async fn visit(
                 )]));
             }
             let day = now
-                .with_timezone(&nearby::zone_of(&s))
+                .with_timezone(&rows::zone_of(&s))
                 .date_naive()
                 .to_string();
             let distance = (distance * 10.0).round() / 10.0;
@@ -650,6 +650,7 @@ pub async fn review(
             Ok((done, store::station(c, id)?))
         })
         .await?;
+    nearby::touched(&state, id).await;
     let out = ReviewView {
         station_id: r.station_id,
         rating: r.rating,
@@ -726,6 +727,7 @@ pub async fn report(
             )?)
         })
         .await?;
+    nearby::touched(&state, id).await;
     tracing::info!(
         station_id = id,
         report_id = r.id,
@@ -766,6 +768,7 @@ pub async fn resolve_report(
             }
         })
         .await?;
+    nearby::touched(&state, r.station_id).await;
     Ok(HttpResponse::Ok().json(report_view(r)))
 }
 

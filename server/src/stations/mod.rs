@@ -4,6 +4,7 @@
 
 mod handlers;
 pub mod nearby;
+pub mod rows;
 pub mod rules;
 pub mod store;
 

@@ -1,20 +1,21 @@
 //! The nearby search: the index (Redis GEO or the in-process grid) proposes ids in widening
-//! rings; SQL rows decide (exact distance, amenities, opening hours, still active). Both
-//! indexes therefore give exactly the brute-force answer over the same rows.
+//! rings with the stamp of its change log; the in-memory rows, caught up to that stamp,
+//! decide (exact distance, amenities, opening hours, still active). Both indexes therefore
+//! give exactly the brute-force answer over the same rows, and a search reads no SQL unless
+//! a station changed since the last one.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web;
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 
-use super::rules::Hours;
+use super::rows::Row;
 use super::store::{self, Station};
 use crate::AppState;
 use crate::domain::Coord;
 use crate::error::{ApiError, ApiResult, Text};
-use crate::hot::{DISTANCE_SLACK_M, Near};
+use crate::hot::{DISTANCE_SLACK_M, Found, Near};
 
 /// What a rider asks for.
 #[derive(Debug, Clone, Copy)]
@@ -29,23 +30,9 @@ pub struct Criteria {
 
 #[derive(Debug, Clone)]
 pub struct Hit {
-    pub station: Station,
-    /// Parsed once for the filter and the answer.
-    pub hours: Option<Hours>,
+    pub row: Arc<Row>,
     pub distance_m: f64,
     pub open_now: bool,
-}
-
-pub fn zone_of(station: &Station) -> Tz {
-    station
-        .time_zone
-        .parse()
-        .unwrap_or(chrono_tz::Asia::Shanghai)
-}
-
-/// Open at `now` in the station's own zone (unreadable hours count as closed).
-pub fn is_open(station: &Station, hours: Option<&Hours>, now: DateTime<Utc>) -> bool {
-    hours.is_some_and(|h| h.is_open_at(now.with_timezone(&zone_of(station)).naive_local()))
 }
 
 /// Search radii, narrow first: most riders find enough stations in the first ring, and a
@@ -59,78 +46,44 @@ fn rings(radius_m: f64) -> Vec<f64> {
     out
 }
 
-/// Candidates are read from SQL in growing chunks, nearest first: most searches need only
-/// the first `limit` plus a few rows, however dense the city.
 pub async fn search(state: &AppState, c: Criteria) -> ApiResult<Vec<Hit>> {
     let now = state.clock.now();
-    // id -> the row's verdict: Some(hit) when it passes the filters, None when it never can.
-    let mut seen: HashMap<i64, Option<Hit>> = HashMap::new();
     for ring in rings(c.radius_m) {
-        let candidates = within(state, c.center, ring).await?;
-        let mut next = 0;
-        let mut chunk = c.limit + 8;
-        loop {
-            let mut fresh = Vec::with_capacity(chunk);
-            while next < candidates.len() && fresh.len() < chunk {
-                let id = candidates[next].id;
-                if !seen.contains_key(&id) {
-                    fresh.push(id);
-                }
-                next += 1;
-            }
-            if !fresh.is_empty() {
-                evaluate(state, &c, now, fresh, &mut seen).await?;
-            }
-            // Every station not read yet is at least this far (by the index, give or take
-            // its slack), and every one beyond the ring is outside the index's answer.
-            let bound = match candidates.get(next) {
-                Some(n) => (n.distance_m - DISTANCE_SLACK_M).min(ring),
-                None => ring,
-            };
-            let settled = seen
-                .values()
-                .flatten()
-                .filter(|h| h.distance_m <= bound)
-                .count();
-            if settled >= c.limit || (next >= candidates.len() && ring >= c.radius_m) {
-                let mut hits: Vec<Hit> = seen
-                    .into_values()
-                    .flatten()
-                    .filter(|h| h.distance_m <= bound)
-                    .collect();
-                hits.sort_by(|a, b| {
-                    a.distance_m
-                        .total_cmp(&b.distance_m)
-                        .then(a.station.id.cmp(&b.station.id))
-                });
-                hits.truncate(c.limit);
-                return Ok(hits);
-            }
-            if next >= candidates.len() {
-                break;
-            }
-            chunk *= 2;
+        let found = within(state, c.center, ring).await?;
+        state.station_rows.catch_up(state, found.stamp).await?;
+        let hits = state
+            .station_rows
+            .with(|rows| pick(&c, now, ring, &found.near, |id| rows.get(&id).cloned()));
+        if let Some(hits) = hits {
+            return Ok(hits);
         }
     }
     Ok(Vec::new())
 }
 
-/// Reads the rows of `ids` and records each one's verdict.
-async fn evaluate(
-    state: &AppState,
+/// The answer from the candidates of one ring (nearest first by the index's measure), or
+/// None when fewer than `limit` stations are surely nearer than anything outside the ring.
+fn pick(
     c: &Criteria,
     now: DateTime<Utc>,
-    ids: Vec<i64>,
-    seen: &mut HashMap<i64, Option<Hit>>,
-) -> ApiResult<()> {
-    for id in &ids {
-        seen.insert(*id, None);
-    }
-    let rows = state
-        .db
-        .run(move |conn| -> ApiResult<_> { Ok(store::active_by_ids(conn, &ids)?) })
-        .await?;
-    for s in rows {
+    ring: f64,
+    near: &[Near],
+    row: impl Fn(i64) -> Option<Arc<Row>>,
+) -> Option<Vec<Hit>> {
+    // Kept sorted by (distance, id) and at most `limit` long.
+    let mut hits: Vec<Hit> = Vec::with_capacity(c.limit + 1);
+    let key = |h: &Hit| (h.distance_m, h.row.station.id);
+    for n in near {
+        // Every candidate from here on is at least this far, give or take the slack.
+        if hits.len() == c.limit
+            && hits
+                .last()
+                .is_some_and(|h| h.distance_m < n.distance_m - DISTANCE_SLACK_M)
+        {
+            return Some(hits);
+        }
+        let Some(row) = row(n.id) else { continue };
+        let s = &row.station;
         let distance_m = c.center.distance_m(&Coord {
             lat: s.lat,
             lng: s.lng,
@@ -138,29 +91,36 @@ async fn evaluate(
         if s.amenities & c.amenities != c.amenities || distance_m > c.radius_m {
             continue;
         }
-        let hours = Hours::from_stored(&s.opening_hours);
-        let open_now = is_open(&s, hours.as_ref(), now);
+        let open_now = row.is_open(now);
         if c.open_now && !open_now {
             continue;
         }
-        let id = s.id;
-        seen.insert(
-            id,
-            Some(Hit {
-                station: s,
-                hours,
-                distance_m,
-                open_now,
-            }),
-        );
+        let hit = Hit {
+            row,
+            distance_m,
+            open_now,
+        };
+        let at = hits.partition_point(|h| {
+            let (d, id) = key(h);
+            d.total_cmp(&hit.distance_m)
+                .then(id.cmp(&hit.row.station.id))
+                .is_lt()
+        });
+        if at < c.limit {
+            hits.insert(at, hit);
+            hits.truncate(c.limit);
+        }
     }
-    Ok(())
+    // Every candidate is read; stations outside the index's answer are beyond the ring.
+    let settled = ring >= c.radius_m
+        || (hits.len() == c.limit && hits.last().is_some_and(|h| h.distance_m <= ring));
+    settled.then_some(hits)
 }
 
 /// Ids the index holds within `radius_m`, rebuilding it first when it was lost.
-async fn within(state: &AppState, center: Coord, radius_m: f64) -> ApiResult<Vec<Near>> {
-    if let Some(ids) = state.geo.within(center, radius_m).await? {
-        return Ok(ids);
+async fn within(state: &AppState, center: Coord, radius_m: f64) -> ApiResult<Found> {
+    if let Some(found) = state.geo.within(center, radius_m).await? {
+        return Ok(found);
     }
     rebuild(state).await?;
     state
@@ -220,9 +180,18 @@ pub async fn index(state: &AppState, s: &Station) {
     }
 }
 
-/// Builds the index at start-up, then checks every `every` (when given) that it holds as
-/// many stations as SQL has active ones (a Redis flush, or an index write that failed) and
-/// rebuilds when not.
+/// Records that a station's row changed without moving (rating, reports), so every server's
+/// rows catch up before their next search. The SQL row is already committed.
+pub async fn touched(state: &AppState, id: i64) {
+    if let Err(err) = state.geo.touch(&[id]).await {
+        tracing::warn!(station_id = id, error = %err, "station change not recorded; the periodic read repairs it");
+    }
+}
+
+/// Builds the index and reads the rows at start-up, then every `every` (when given) checks
+/// that the index holds as many stations as SQL has active ones (a Redis flush, or an index
+/// write that failed), rebuilding when not, and reads the rows again (a change whose record
+/// failed).
 pub async fn sync_every(state: web::Data<AppState>, every: Option<Duration>) {
     loop {
         let check = async {
@@ -235,7 +204,7 @@ pub async fn sync_every(state: web::Data<AppState>, every: Option<Duration>) {
                 tracing::info!(sql, held, "nearby index out of step with SQL; rebuilding");
                 rebuild(&state).await?;
             }
-            Ok::<(), ApiError>(())
+            state.station_rows.read_all(&state).await
         };
         if let Err(err) = check.await {
             tracing::warn!(error = %err, "nearby index check failed");
@@ -247,7 +216,113 @@ pub async fn sync_every(state: web::Data<AppState>, every: Option<Duration>) {
 
 #[cfg(test)]
 mod tests {
-    use super::rings;
+    use super::*;
+    use rand::Rng;
+
+    fn station(id: i64, at: Coord, amenities: i32, hours: &str) -> Arc<Row> {
+        let t = chrono::NaiveDateTime::default();
+        Arc::new(Row::new(Station {
+            id,
+            org_id: 1,
+            name: format!("驿站 {id}"),
+            address: String::new(),
+            lat: at.lat,
+            lng: at.lng,
+            amenities,
+            opening_hours: hours.into(),
+            time_zone: "Asia/Shanghai".into(),
+            phone: String::new(),
+            active: true,
+            rating_sum: 0,
+            rating_count: 0,
+            open_closed: 0,
+            open_broken: 0,
+            open_other: 0,
+            created_at: t,
+            updated_at: t,
+        }))
+    }
+
+    /// The index's distances are off by up to the slack and ordered by them: `pick` still
+    /// answers exactly the brute-force list, or says the ring was too narrow.
+    #[test]
+    fn pick_equals_a_scan_despite_the_index_slack() {
+        let mut rng = rand::rng();
+        let center = Coord {
+            lat: 29.1,
+            lng: 119.7,
+        };
+        let hours = [
+            "24/7",
+            r#"[{"days":[1,2,3,4,5,6,7],"open":"20:00","close":"06:00"}]"#,
+        ];
+        // 2026-11-28 12:00 in China: the overnight stations are closed.
+        let now = DateTime::parse_from_rfc3339("2026-11-28T04:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        for _ in 0..300 {
+            let rows: Vec<Arc<Row>> = (0..rng.random_range(0..60))
+                .map(|id| {
+                    // Clusters of equal distance make the ties that the id order settles.
+                    let at = Coord {
+                        lat: center.lat + f64::from(rng.random_range(-30..30)) * 0.001,
+                        lng: center.lng + f64::from(rng.random_range(-30..30)) * 0.001,
+                    };
+                    station(
+                        id,
+                        at,
+                        rng.random_range(0..4),
+                        hours[rng.random_range(0..2)],
+                    )
+                })
+                .collect();
+            let c = Criteria {
+                center,
+                radius_m: rng.random_range(100.0..4_000.0),
+                amenities: rng.random_range(0..4),
+                open_now: rng.random_bool(0.3),
+                limit: rng.random_range(1..12),
+            };
+            let ring = if rng.random_bool(0.5) {
+                c.radius_m
+            } else {
+                c.radius_m * rng.random_range(0.2..1.0)
+            };
+            let exact = |r: &Row| {
+                c.center.distance_m(&Coord {
+                    lat: r.station.lat,
+                    lng: r.station.lng,
+                })
+            };
+            let mut near: Vec<Near> = rows
+                .iter()
+                .map(|r| Near {
+                    id: r.station.id,
+                    distance_m: exact(r) + rng.random_range(-1.5..1.5),
+                })
+                .filter(|n| n.distance_m <= ring + 2.0)
+                .collect();
+            near.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m));
+            let mut expected: Vec<(f64, i64)> = rows
+                .iter()
+                .filter(|r| r.station.amenities & c.amenities == c.amenities)
+                .filter(|r| !c.open_now || r.is_open(now))
+                .map(|r| (exact(r), r.station.id))
+                .filter(|(d, _)| *d <= c.radius_m)
+                .collect();
+            expected.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            expected.truncate(c.limit);
+            let expected: Vec<i64> = expected.into_iter().map(|(_, id)| id).collect();
+            let got = pick(&c, now, ring, &near, |id| rows.get(id as usize).cloned());
+            match got {
+                Some(hits) => {
+                    let ids: Vec<i64> = hits.iter().map(|h| h.row.station.id).collect();
+                    assert_eq!(ids, expected, "{c:?} ring {ring}");
+                }
+                None => assert!(ring < c.radius_m, "the full radius always answers"),
+            }
+        }
+    }
 
     #[test]
     fn rings_widen_up_to_the_radius() {

@@ -118,19 +118,26 @@ pub fn deactivate(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult
         .map(drop)
 }
 
-/// Active stations among `ids`, in no particular order.
-pub fn active_by_ids(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<Station>> {
+/// The stations among `ids` (active or not), in no particular order.
+pub fn by_ids(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<Station>> {
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(900) {
         out.extend(
             stations::table
                 .filter(stations::id.eq_any(chunk))
-                .filter(stations::active.eq(true))
                 .select(Station::as_select())
                 .load(conn)?,
         );
     }
     Ok(out)
+}
+
+/// Every active station: what the servers' in-memory rows are read from.
+pub fn active_stations(conn: &mut DbConn) -> QueryResult<Vec<Station>> {
+    stations::table
+        .filter(stations::active.eq(true))
+        .select(Station::as_select())
+        .load(conn)
 }
 
 /// Every active station's position: what the nearby index is rebuilt from.

@@ -146,7 +146,9 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub wechat: MockServer,
     pub sms: MockServer,
-    _db: TestDb,
+    database_url: String,
+    /// Dropped with the first server (a second one borrows it).
+    _db: Option<TestDb>,
 }
 
 impl TestApp {
@@ -165,6 +167,24 @@ impl TestApp {
     }
 
     async fn spawn_on_with(db: TestDb, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let url = db.url.clone();
+        let prefix = format!("hgt{}", random_suffix());
+        Self::launch(url, prefix, Some(db), tweak).await
+    }
+
+    /// A second server on the same database and hot store (with Redis, the same keys), as a
+    /// deployment behind a load balancer runs them.
+    pub async fn second_server(&self) -> TestApp {
+        let prefix = self.state.config.redis_prefix.clone();
+        Self::launch(self.database_url().to_owned(), prefix, None, |_| {}).await
+    }
+
+    async fn launch(
+        database_url: String,
+        prefix: String,
+        db: Option<TestDb>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestApp {
         logs();
         let wechat = MockServer::start().await;
         let sms = MockServer::start().await;
@@ -173,10 +193,9 @@ impl TestApp {
             .respond_with(ResponseTemplate::new(200))
             .mount(&sms)
             .await;
-        let prefix = format!("hgt{}", random_suffix());
         let mut config = Config {
             listen: "127.0.0.1:0".into(),
-            database_url: db.url.clone(),
+            database_url,
             database_pool_size: 8,
             redis_url: redis_url(),
             redis_prefix: prefix.clone(),
@@ -198,6 +217,7 @@ impl TestApp {
             .expect("the test server starts");
         let base = format!("http://127.0.0.1:{}", app.port());
         let state = app.state();
+        let state_url = state.config.database_url.clone();
         tokio::spawn(app.run_until_stopped());
         TestApp {
             base,
@@ -209,13 +229,14 @@ impl TestApp {
             clock,
             wechat,
             sms,
+            database_url: state_url,
             _db: db,
         }
     }
 
     /// The database the server runs on (for the CLI against the same data).
     pub fn database_url(&self) -> &str {
-        &self._db.url
+        &self.database_url
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -892,3 +892,116 @@ async fn the_index_catches_up_with_rows_it_never_saw() {
         "乐陵市市中街道户外劳动者驿站"
     );
 }
+
+/// Searches answer from rows held in memory: every write (on any server) must show in the
+/// next search. With Redis, a second server on the same database and keys does the
+/// searching; embedded, the one server does.
+#[tokio::test]
+async fn every_change_shows_in_the_next_search_on_every_server() {
+    let s = stations().await;
+    let second = if s.app.state.geo.kind() == "redis" {
+        Some(s.app.second_server().await)
+    } else {
+        None
+    };
+    let searcher = second.as_ref().unwrap_or(&s.app);
+    searcher.clock.set(china(2026, 11, 28, 12, 0));
+    let near = |query: String| async move {
+        let res = searcher
+            .get(&format!("/api/v1/stations/nearby?{query}"), None)
+            .await;
+        assert_eq!(res.status(), 200);
+        res.json::<Value>().await.unwrap()["items"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let here = format!("lat={}&lng={}&radius_m=3000", JINDONG.0, JINDONG.1);
+    // The searcher has read its rows before the station exists.
+    assert!(near(here.clone()).await.is_empty());
+
+    let station = s.create(JINDONG, json!(["water"]), json!("24/7")).await;
+    let id = station["id"].as_i64().unwrap();
+    let found = near(here.clone()).await;
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        found[0]["station"]["rating"],
+        json!({"average": null, "count": 0})
+    );
+
+    let member = token(&s.app.wechat_member().await);
+    let res = s
+        .app
+        .post(
+            &format!("/api/v1/stations/{id}/reviews"),
+            Some(&member),
+            json!({"rating": 4}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let found = near(here.clone()).await;
+    assert_eq!(
+        found[0]["station"]["rating"],
+        json!({"average": 4.0, "count": 1})
+    );
+
+    let res = s
+        .app
+        .post(
+            &format!("/api/v1/stations/{id}/reports"),
+            Some(&member),
+            json!({"kind": "closed"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let report: Value = res.json().await.unwrap();
+    let found = near(here.clone()).await;
+    assert_eq!(found[0]["station"]["open_reports"]["closed"], 1);
+    let res = s
+        .app
+        .post(
+            &format!("/api/v1/admin/station-reports/{}/resolve", report["id"]),
+            Some(&s.admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let found = near(here.clone()).await;
+    assert_eq!(found[0]["station"]["open_reports"]["closed"], 0);
+
+    // New hours and amenities, and 1 km east: the next search has all three.
+    let moved = offset(JINDONG, 0.0, 1_000.0);
+    let res = s
+        .app
+        .request(
+            Method::PUT,
+            &format!("/api/v1/admin/stations/{id}"),
+            Some(&s.admin),
+            Some(json!({
+                "org_id": s.org, "name": "多湖街道驿站（新址）", "address": "金东区多湖街道东关路 1 号",
+                "location": {"lat": moved.0, "lng": moved.1}, "amenities": ["water", "microwave"],
+                "opening_hours": [{"days": [1, 2, 3, 4, 5, 6, 7], "open": "08:00", "close": "09:00"}],
+                "phone": "0579-82601234",
+            })),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let found = near(format!("{here}&amenities=microwave")).await;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["station"]["name"], "多湖街道驿站（新址）");
+    let d = found[0]["distance_m"].as_f64().unwrap();
+    assert!((d - 1_000.0).abs() < 1.0, "{d}");
+    assert!(near(format!("{here}&open_now=true")).await.is_empty());
+
+    let res = s
+        .app
+        .request(
+            Method::DELETE,
+            &format!("/api/v1/admin/stations/{id}"),
+            Some(&s.admin),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    assert!(near(here.clone()).await.is_empty());
+}

@@ -1,0 +1,147 @@
+//! Every active station's row in memory, so a nearby search reads no SQL.
+//!
+//! The rows follow the nearby index's change log: every write to a station (admin edits,
+//! imports, reviews, reports, resolutions) commits in SQL first and then records the id in
+//! the index under a new version. A search gets the index's [`Stamp`] with its candidates;
+//! when this server's rows are older it reads just the changed ids from SQL (or, in a new
+//! epoch after the index was rebuilt, every row) before answering. A rider therefore never
+//! sees a station older than the index that found it, on any number of servers.
+//!
+//! A change whose record failed (the hot store was down after the commit) is picked up by
+//! the periodic full read in `nearby::sync_every`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use super::rules::Hours;
+use super::store::{self, Station};
+use crate::AppState;
+use crate::error::ApiResult;
+use crate::hot::Stamp;
+
+/// A station as searches need it: the row, its hours parsed and its zone looked up once.
+#[derive(Debug)]
+pub struct Row {
+    pub station: Station,
+    pub hours: Option<Hours>,
+    pub zone: Tz,
+}
+
+impl Row {
+    pub fn new(station: Station) -> Self {
+        Self {
+            hours: Hours::from_stored(&station.opening_hours),
+            zone: zone_of(&station),
+            station,
+        }
+    }
+
+    /// Open at `now` in the station's own zone (unreadable hours count as closed).
+    pub fn is_open(&self, now: DateTime<Utc>) -> bool {
+        self.hours
+            .as_ref()
+            .is_some_and(|h| h.is_open_at(now.with_timezone(&self.zone).naive_local()))
+    }
+}
+
+pub fn zone_of(station: &Station) -> Tz {
+    station
+        .time_zone
+        .parse()
+        .unwrap_or(chrono_tz::Asia::Shanghai)
+}
+
+#[derive(Default)]
+struct Loaded {
+    /// None before the first read.
+    stamp: Option<Stamp>,
+    rows: HashMap<i64, Arc<Row>>,
+}
+
+#[derive(Default)]
+pub struct Rows {
+    loaded: RwLock<Loaded>,
+    /// One reader of SQL at a time; the others wait and then find the rows current.
+    reading: tokio::sync::Mutex<()>,
+}
+
+impl Rows {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn covers(&self, seen: Stamp) -> bool {
+        self.read().stamp.is_some_and(|s| s.covers(seen))
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Loaded> {
+        self.loaded.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Loaded> {
+        self.loaded.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Calls `f` with the rows by id (active stations only).
+    pub fn with<T>(&self, f: impl FnOnce(&HashMap<i64, Arc<Row>>) -> T) -> T {
+        f(&self.read().rows)
+    }
+
+    /// Makes the rows at least as new as `seen` (a stamp the index just answered with).
+    pub async fn catch_up(&self, state: &AppState, seen: Stamp) -> ApiResult<()> {
+        if self.covers(seen) {
+            return Ok(());
+        }
+        let _one = self.reading.lock().await;
+        if self.covers(seen) {
+            return Ok(());
+        }
+        let held = self.read().stamp.filter(|s| s.epoch == seen.epoch);
+        if let Some(held) = held
+            && let Some((stamp, ids)) = state.geo.changes_since(held).await?
+        {
+            let fresh = {
+                let ids = ids.clone();
+                state
+                    .db
+                    .run(move |c| -> ApiResult<_> { Ok(store::by_ids(c, &ids)?) })
+                    .await?
+            };
+            let mut loaded = self.write();
+            for id in ids {
+                loaded.rows.remove(&id);
+            }
+            for s in fresh.into_iter().filter(|s| s.active) {
+                loaded.rows.insert(s.id, Arc::new(Row::new(s)));
+            }
+            loaded.stamp = Some(stamp);
+            return Ok(());
+        }
+        self.read_all_locked(state).await
+    }
+
+    /// Reads every active row again (start-up, a new epoch, and the periodic repair).
+    pub async fn read_all(&self, state: &AppState) -> ApiResult<()> {
+        let _one = self.reading.lock().await;
+        self.read_all_locked(state).await
+    }
+
+    async fn read_all_locked(&self, state: &AppState) -> ApiResult<()> {
+        // The stamp first: every change it counts is committed, so the rows read after it
+        // hold at least those changes.
+        let stamp = state.geo.stamp().await?;
+        let all = state
+            .db
+            .run(|c| -> ApiResult<_> { Ok(store::active_stations(c)?) })
+            .await?;
+        let rows = all
+            .into_iter()
+            .map(|s| (s.id, Arc::new(Row::new(s))))
+            .collect();
+        *self.write() = Loaded { stamp, rows };
+        Ok(())
+    }
+}
