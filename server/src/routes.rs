@@ -17,16 +17,19 @@ pub fn api_scope() -> scope::Scope<
         InitError = (),
     >,
 > {
+    // actix tries resources in the order they were added, and a path with parameters costs a
+    // regex match each time it is tried: the members' busiest paths go first (rest-station
+    // searches, draws, quiz attempts, check-ins, job search), the staff's after.
     scope::scope("/api/v1")
-        .configure(crate::auth::routes)
-        .configure(crate::users::routes)
-        .configure(crate::orgs::routes)
-        .configure(crate::enrollment::routes)
-        .configure(crate::quizzes::routes)
+        .configure(crate::stations::routes)
         .configure(crate::draws::routes)
-        .configure(crate::raffles::routes)
+        .configure(crate::quizzes::routes)
         .configure(crate::reading::routes)
         .configure(crate::jobs::routes)
+        .configure(crate::auth::routes)
+        .configure(crate::users::routes)
+        .configure(crate::enrollment::routes)
         .configure(crate::volunteering::routes)
-        .configure(crate::stations::routes)
+        .configure(crate::raffles::routes)
+        .configure(crate::orgs::routes)
 }
