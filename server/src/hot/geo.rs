@@ -63,7 +63,14 @@ pub trait GeoIndex: Send + Sync + 'static {
     /// Ids within `radius_m` of `center` (and possibly a little beyond) with their distance,
     /// nearest first; None when the index was never built or has been lost. Distances are
     /// the index's own, within [`DISTANCE_SLACK_M`] of [`Coord::distance_m`].
-    async fn within(&self, center: Coord, radius_m: f64) -> Result<Option<Found>, HotError>;
+    ///
+    /// At most `count` ids: when that many come back, more may lie beyond the last one.
+    async fn within(
+        &self,
+        center: Coord,
+        radius_m: f64,
+        count: usize,
+    ) -> Result<Option<Found>, HotError>;
     /// The current stamp; None when not built.
     async fn stamp(&self) -> Result<Option<Stamp>, HotError>;
     /// Replaces the whole index with `points` and marks it built under a new epoch.
@@ -172,16 +179,23 @@ impl Grid {
         );
         let widest = south.abs().max(north.abs()).to_radians().cos();
         let mut found: Vec<(f64, i64)> = Vec::new();
+        let dlng = if widest > 1e-6 { dlat / widest } else { 360.0 };
+        let wraps = dlng >= 180.0 || center.lng - dlng < -180.0 || center.lng + dlng > 180.0;
         let mut visit = |points: &Vec<(i64, Coord)>| {
             for (id, at) in points {
+                // Outside the bounding box of the circle: no need for the trigonometry.
+                if !wraps
+                    && ((at.lat - center.lat).abs() > dlat || (at.lng - center.lng).abs() > dlng)
+                {
+                    continue;
+                }
                 let d = center.distance_m(at);
                 if d <= radius_m {
                     found.push((d, *id));
                 }
             }
         };
-        let dlng = if widest > 1e-6 { dlat / widest } else { 360.0 };
-        if dlng >= 180.0 || center.lng - dlng < -180.0 || center.lng + dlng > 180.0 {
+        if wraps {
             // Near a pole or the antimeridian the box wraps: look at every cell in the band.
             let rows = cell_of(Coord {
                 lat: south,
@@ -253,15 +267,18 @@ impl GeoIndex for MemoryGeo {
         "memory"
     }
 
-    async fn within(&self, center: Coord, radius_m: f64) -> Result<Option<Found>, HotError> {
+    async fn within(
+        &self,
+        center: Coord,
+        radius_m: f64,
+        count: usize,
+    ) -> Result<Option<Found>, HotError> {
         let state = self.read();
-        Ok(state
-            .stamp()
-            .zip(state.grid.as_ref())
-            .map(|(stamp, g)| Found {
-                stamp,
-                near: g.within(center, radius_m),
-            }))
+        Ok(state.stamp().zip(state.grid.as_ref()).map(|(stamp, g)| {
+            let mut near = g.within(center, radius_m);
+            near.truncate(count);
+            Found { stamp, near }
+        }))
     }
 
     async fn stamp(&self) -> Result<Option<Stamp>, HotError> {
@@ -339,7 +356,7 @@ if not epoch then
     return false
 end
 local version = redis.call('GET', KEYS[3]) or '0'
-return {epoch, version, redis.call('GEOSEARCH', KEYS[1], 'FROMLONLAT', ARGV[1], ARGV[2], 'BYRADIUS', ARGV[3], 'm', 'ASC', 'WITHDIST')}
+return {epoch, version, redis.call('GEOSEARCH', KEYS[1], 'FROMLONLAT', ARGV[1], ARGV[2], 'BYRADIUS', ARGV[3], 'm', 'ASC', 'COUNT', ARGV[4], 'WITHDIST')}
 ",
     )
 });
@@ -424,7 +441,12 @@ impl GeoIndex for RedisGeo {
         "redis"
     }
 
-    async fn within(&self, center: Coord, radius_m: f64) -> Result<Option<Found>, HotError> {
+    async fn within(
+        &self,
+        center: Coord,
+        radius_m: f64,
+        count: usize,
+    ) -> Result<Option<Found>, HotError> {
         type Answer = (u64, u64, Vec<(String, f64)>);
         let found: Option<Answer> = WITHIN
             .key(&self.points)
@@ -433,6 +455,7 @@ impl GeoIndex for RedisGeo {
             .arg(center.lng)
             .arg(center.lat)
             .arg(redis_radius(radius_m))
+            .arg(count.max(1))
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(on(&self.points))?;

@@ -441,23 +441,56 @@ pub async fn nearby_stations(
         },
     )
     .await?;
-    let items = hits
-        .into_iter()
-        .map(
-            |Hit {
-                 row,
-                 distance_m,
-                 open_now,
-             }| NearbyItem {
-                station: view_of(&row, open_now, false),
-                distance_m: (distance_m * 10.0).round() / 10.0,
-                open_now,
-            },
-        )
-        .collect();
     Ok(HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
         .insert_header(("Cache-Control", "no-store"))
-        .json(NearbyList { items }))
+        .body(nearby_json(&hits)))
+}
+
+/// A station as anonymous callers see it, as JSON without `open_now` and the closing brace:
+/// the same in every search until the row changes, so rendered once per row.
+fn rendered(row: &Row) -> &str {
+    row.rendered.get_or_init(|| {
+        let mut fields = match serde_json::to_value(view_of(row, false, false)) {
+            Ok(Value::Object(fields)) => fields,
+            _ => serde_json::Map::new(),
+        };
+        fields.remove("open_now");
+        let mut text = Value::Object(fields).to_string();
+        text.pop();
+        text
+    })
+}
+
+/// [`NearbyList`] as JSON, written from the rendered stations.
+fn nearby_json(hits: &[Hit]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + hits.len() * 768);
+    out.extend_from_slice(br#"{"items":["#);
+    for (i, hit) in hits.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let open: &[u8] = if hit.open_now { b"true" } else { b"false" };
+        out.extend_from_slice(br#"{"station":"#);
+        let station = rendered(&hit.row);
+        out.extend_from_slice(station.as_bytes());
+        if station.len() > 1 {
+            out.push(b',');
+        }
+        out.extend_from_slice(br#""open_now":"#);
+        out.extend_from_slice(open);
+        out.extend_from_slice(br#"},"distance_m":"#);
+        out.extend_from_slice(
+            Value::from((hit.distance_m * 10.0).round() / 10.0)
+                .to_string()
+                .as_bytes(),
+        );
+        out.extend_from_slice(br#","open_now":"#);
+        out.extend_from_slice(open);
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"]}");
+    out
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -855,4 +888,57 @@ pub async fn station_stats(
         visits_total: visits_per_day.iter().map(|d| d.visits).sum(),
         visits_per_day,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stations::rows::sample;
+
+    /// The hand-written answer is the one serde would write for the same stations.
+    #[test]
+    fn nearby_json_is_the_serialized_list() {
+        let at = Coord {
+            lat: 29.1,
+            lng: 119.7,
+        };
+        let hits: Vec<Hit> = [
+            (sample(1, at, 3, "24/7"), 12.34, true),
+            (
+                sample(
+                    2,
+                    at,
+                    0,
+                    r#"[{"days":[1,2,3],"open":"20:00","close":"06:00"}]"#,
+                ),
+                1_000.0,
+                false,
+            ),
+            (sample(3, at, 31, "not hours"), 49_999.96, false),
+        ]
+        .into_iter()
+        .map(|(entry, distance_m, open_now)| Hit {
+            row: entry.row,
+            distance_m,
+            open_now,
+        })
+        .collect();
+        for n in 0..=hits.len() {
+            let list = NearbyList {
+                items: hits[..n]
+                    .iter()
+                    .map(|h| NearbyItem {
+                        station: view_of(&h.row, h.open_now, false),
+                        distance_m: (h.distance_m * 10.0).round() / 10.0,
+                        open_now: h.open_now,
+                    })
+                    .collect(),
+            };
+            let ours: Value = serde_json::from_slice(&nearby_json(&hits[..n])).unwrap();
+            assert_eq!(ours, serde_json::to_value(&list).unwrap());
+        }
+        // Rendered twice (the cached copy) and still the same.
+        let again: Value = serde_json::from_slice(&nearby_json(&hits)).unwrap();
+        assert_eq!(again["items"][0]["station"]["phone"], "057******1234");
+    }
 }

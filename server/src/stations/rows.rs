@@ -11,7 +11,7 @@
 //! the periodic full read in `nearby::sync_every`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -19,6 +19,7 @@ use chrono_tz::Tz;
 use super::rules::Hours;
 use super::store::{self, Station};
 use crate::AppState;
+use crate::domain::Coord;
 use crate::error::ApiResult;
 use crate::hot::Stamp;
 
@@ -28,6 +29,9 @@ pub struct Row {
     pub station: Station,
     pub hours: Option<Hours>,
     pub zone: Tz,
+    /// The station as a nearby answer shows it, rendered at the first search that finds it
+    /// (it stays right until the row changes, and then this row is replaced).
+    pub rendered: OnceLock<String>,
 }
 
 impl Row {
@@ -35,6 +39,7 @@ impl Row {
         Self {
             hours: Hours::from_stored(&station.opening_hours),
             zone: zone_of(&station),
+            rendered: OnceLock::new(),
             station,
         }
     }
@@ -54,11 +59,33 @@ pub fn zone_of(station: &Station) -> Tz {
         .unwrap_or(chrono_tz::Asia::Shanghai)
 }
 
+/// What a search tests of every candidate, kept in the map itself (one cache line) so
+/// that only the stations that pass reach for their row.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub at: Coord,
+    pub amenities: i32,
+    pub row: Arc<Row>,
+}
+
+impl Entry {
+    fn new(station: Station) -> Self {
+        Self {
+            at: Coord {
+                lat: station.lat,
+                lng: station.lng,
+            },
+            amenities: station.amenities,
+            row: Arc::new(Row::new(station)),
+        }
+    }
+}
+
 #[derive(Default)]
 struct Loaded {
     /// None before the first read.
     stamp: Option<Stamp>,
-    rows: HashMap<i64, Arc<Row>>,
+    rows: HashMap<i64, Entry>,
 }
 
 #[derive(Default)]
@@ -86,7 +113,7 @@ impl Rows {
     }
 
     /// Calls `f` with the rows by id (active stations only).
-    pub fn with<T>(&self, f: impl FnOnce(&HashMap<i64, Arc<Row>>) -> T) -> T {
+    pub fn with<T>(&self, f: impl FnOnce(&HashMap<i64, Entry>) -> T) -> T {
         f(&self.read().rows)
     }
 
@@ -115,7 +142,7 @@ impl Rows {
                 loaded.rows.remove(&id);
             }
             for s in fresh.into_iter().filter(|s| s.active) {
-                loaded.rows.insert(s.id, Arc::new(Row::new(s)));
+                loaded.rows.insert(s.id, Entry::new(s));
             }
             loaded.stamp = Some(stamp);
             return Ok(());
@@ -137,11 +164,34 @@ impl Rows {
             .db
             .run(|c| -> ApiResult<_> { Ok(store::active_stations(c)?) })
             .await?;
-        let rows = all
-            .into_iter()
-            .map(|s| (s.id, Arc::new(Row::new(s))))
-            .collect();
+        let rows = all.into_iter().map(|s| (s.id, Entry::new(s))).collect();
         *self.write() = Loaded { stamp, rows };
         Ok(())
     }
+}
+
+/// A station row for unit tests.
+#[cfg(test)]
+pub(crate) fn sample(id: i64, at: Coord, amenities: i32, hours: &str) -> Entry {
+    let t = chrono::NaiveDateTime::default();
+    Entry::new(Station {
+        id,
+        org_id: 1,
+        name: format!("驿站 \"{id}\""),
+        address: "金东区\\多湖街道".into(),
+        lat: at.lat,
+        lng: at.lng,
+        amenities,
+        opening_hours: hours.into(),
+        time_zone: "Asia/Shanghai".into(),
+        phone: "0579-82601234".into(),
+        active: true,
+        rating_sum: 9,
+        rating_count: 2,
+        open_closed: 1,
+        open_broken: 0,
+        open_other: 0,
+        created_at: t,
+        updated_at: t,
+    })
 }
