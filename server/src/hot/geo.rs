@@ -1,7 +1,9 @@
 //! The nearby index of rest stations: Redis GEO when Redis is configured, an in-process grid
 //! otherwise. Both answer "which ids lie within r metres of here, nearest first" as a
-//! superset by a hair (callers recompute exact distances from SQL rows and filter), and
-//! both can tell that they were never built (a Redis flush) so callers rebuild from SQL.
+//! superset by a hair (callers recompute exact distances from the station rows and
+//! filter), and both can tell that they were never built (a Redis flush) so callers
+//! rebuild from SQL. The Redis change log holds each station id once (a sorted set scored
+//! by the version of its latest change), so it never outgrows the stations table.
 //!
 //! Every change to a station's row (position, hours, rating, reports) is also recorded here,
 //! under a [`Stamp`] that `within` answers with: servers keep the rows in memory and catch up
