@@ -55,13 +55,7 @@ pub async fn search(state: &AppState, c: Criteria) -> ApiResult<Vec<Hit>> {
         loop {
             let found = within(state, c.center, ring, count).await?;
             state.station_rows.catch_up(state, found.stamp).await?;
-            let covered = match found.near.last() {
-                Some(last) if found.near.len() >= count => {
-                    Covered::Below(last.distance_m - DISTANCE_SLACK_M)
-                }
-                _ if ring >= c.radius_m => Covered::Whole,
-                _ => Covered::Upto(ring),
-            };
+            let covered = Covered::of(&found.near, count, ring, c.radius_m);
             let hits = state
                 .station_rows
                 .with(|rows| pick(&c, now, covered, &found.near, |id| rows.get(&id)));
@@ -86,6 +80,19 @@ enum Covered {
     Upto(f64),
     /// Every one nearer than this (the list was cut off at its length).
     Below(f64),
+}
+
+impl Covered {
+    /// For the candidates of a search within `ring` (of a `radius_m` search) for at most
+    /// `count`: a full list may lack stations as near as its last one, give or take the
+    /// index's slack; a shorter one holds the whole ring.
+    fn of(near: &[Near], count: usize, ring: f64, radius_m: f64) -> Covered {
+        match near.last() {
+            Some(last) if near.len() >= count => Covered::Below(last.distance_m - DISTANCE_SLACK_M),
+            _ if ring >= radius_m => Covered::Whole,
+            _ => Covered::Upto(ring),
+        }
+    }
 }
 
 /// The answer from candidates nearest first (by the index's measure), or None when fewer
@@ -328,11 +335,7 @@ mod tests {
             // As the index with COUNT: sometimes only the nearest few.
             let count = rng.random_range(1..near.len() + 3);
             near.truncate(count);
-            let covered = match near.last() {
-                Some(last) if near.len() >= count => Covered::Below(last.distance_m - 2.0),
-                _ if ring >= c.radius_m => Covered::Whole,
-                _ => Covered::Upto(ring),
-            };
+            let covered = Covered::of(&near, count, ring, c.radius_m);
             let got = pick(&c, now, covered, &near, |id| entries.get(id as usize));
             match got {
                 Some(hits) => {

@@ -123,13 +123,17 @@ impl Rows {
             return Ok(());
         }
         let _one = self.reading.lock().await;
-        if self.covers(seen) {
-            return Ok(());
-        }
-        let held = self.read().stamp.filter(|s| s.epoch == seen.epoch);
-        if let Some(held) = held
-            && let Some((stamp, ids)) = state.geo.changes_since(held).await?
-        {
+        loop {
+            if self.covers(seen) {
+                return Ok(());
+            }
+            let held = self.read().stamp.filter(|s| s.epoch == seen.epoch);
+            let Some(held) = held else {
+                return self.read_all(state).await;
+            };
+            let Some((stamp, ids)) = state.geo.changes_since(held).await? else {
+                return self.read_all(state).await;
+            };
             let fresh = {
                 let ids = ids.clone();
                 state
@@ -138,6 +142,11 @@ impl Rows {
                     .await?
             };
             let mut loaded = self.write();
+            // A periodic full read landed meanwhile: its rows may predate changes up to
+            // `held`, so start again from its stamp.
+            if loaded.stamp != Some(held) {
+                continue;
+            }
             for id in ids {
                 loaded.rows.remove(&id);
             }
@@ -147,16 +156,12 @@ impl Rows {
             loaded.stamp = Some(stamp);
             return Ok(());
         }
-        self.read_all_locked(state).await
     }
 
-    /// Reads every active row again (start-up, a new epoch, and the periodic repair).
+    /// Reads every active row again (start-up, a new epoch, the periodic repair). Searches
+    /// go on meanwhile: the rows read are at least as new as the stamp read first, so a
+    /// search that needs more reads the changes since that stamp.
     pub async fn read_all(&self, state: &AppState) -> ApiResult<()> {
-        let _one = self.reading.lock().await;
-        self.read_all_locked(state).await
-    }
-
-    async fn read_all_locked(&self, state: &AppState) -> ApiResult<()> {
         // The stamp first: every change it counts is committed, so the rows read after it
         // hold at least those changes.
         let stamp = state.geo.stamp().await?;
