@@ -90,6 +90,8 @@ pub trait GeoIndex: Send + Sync + 'static {
     /// The ids changed after `since` and the stamp that brings a reader to; None when
     /// `since` is from another epoch (or the index is not built): read everything again.
     async fn changes_since(&self, since: Stamp) -> Result<Option<(Stamp, Vec<i64>)>, HotError>;
+    /// Where the index holds each of `ids` (None: not held), as exact as the index keeps it.
+    async fn positions(&self, ids: &[i64]) -> Result<Vec<Option<Coord>>, HotError>;
     /// How many points it holds; None when not built.
     async fn count(&self) -> Result<Option<u64>, HotError>;
 }
@@ -332,6 +334,14 @@ impl GeoIndex for MemoryGeo {
             .map(|now| (now, state.log.since(since.version))))
     }
 
+    async fn positions(&self, ids: &[i64]) -> Result<Vec<Option<Coord>>, HotError> {
+        let state = self.read();
+        Ok(ids
+            .iter()
+            .map(|id| state.grid.as_ref().and_then(|g| g.at.get(id).copied()))
+            .collect())
+    }
+
     async fn count(&self) -> Result<Option<u64>, HotError> {
         Ok(self.read().grid.as_ref().map(|g| g.at.len() as u64))
     }
@@ -566,6 +576,25 @@ impl GeoIndex for RedisGeo {
                 ids,
             )
         }))
+    }
+
+    async fn positions(&self, ids: &[i64]) -> Result<Vec<Option<Coord>>, HotError> {
+        let mut conn = self.conn.clone();
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(CHUNK) {
+            let found: Vec<Option<(f64, f64)>> = cmd("GEOPOS")
+                .arg(&self.points)
+                .arg(chunk)
+                .query_async(&mut conn)
+                .await
+                .map_err(on(&self.points))?;
+            out.extend(
+                found
+                    .into_iter()
+                    .map(|p| p.map(|(lng, lat)| Coord { lat, lng })),
+            );
+        }
+        Ok(out)
     }
 
     async fn count(&self) -> Result<Option<u64>, HotError> {

@@ -54,11 +54,16 @@ pub async fn search(state: &AppState, c: Criteria) -> ApiResult<Vec<Hit>> {
         let mut count = c.limit * 2 + 8;
         loop {
             let found = within(state, c.center, ring, count).await?;
-            state.station_rows.catch_up(state, found.stamp).await?;
             let covered = Covered::of(&found.near, count, ring, c.radius_m);
-            let hits = state
-                .station_rows
-                .with(|rows| pick(&c, now, covered, &found.near, |id| rows.get(&id)));
+            let hits = loop {
+                state.station_rows.catch_up(state, found.stamp).await?;
+                let picked = state.station_rows.with_at(found.stamp, |rows| {
+                    pick(&c, now, covered, &found.near, |id| rows.get(&id))
+                });
+                if let Some(hits) = picked {
+                    break hits;
+                }
+            };
             if let Some(hits) = hits {
                 return Ok(hits);
             }
@@ -227,10 +232,57 @@ pub async fn touched(state: &AppState, id: i64) {
     }
 }
 
+/// How far the index may hold a station from its row before it is put again (Redis keeps
+/// 52-bit geohashes, about 0.6 m).
+const POSITION_TOLERANCE_M: f64 = 1.0;
+
+/// Puts stations the index holds elsewhere than their rows (or not at all) back in place: an
+/// index write that failed, two moves of one station whose index writes crossed, or a move
+/// during a rebuild. The rows are read again from SQL just before, so a move that lands
+/// meanwhile is not undone by an older position.
+async fn repair_positions(state: &AppState) -> ApiResult<()> {
+    let points = state.station_rows.points();
+    let ids: Vec<i64> = points.iter().map(|(id, _)| *id).collect();
+    let held = state.geo.positions(&ids).await?;
+    let astray: Vec<i64> = points
+        .iter()
+        .zip(held)
+        .filter(|((_, at), held)| held.is_none_or(|h| h.distance_m(at) > POSITION_TOLERANCE_M))
+        .map(|((id, _), _)| *id)
+        .collect();
+    if astray.is_empty() {
+        return Ok(());
+    }
+    let fresh = state
+        .db
+        .run(move |c| -> ApiResult<_> { Ok(store::by_ids(c, &astray)?) })
+        .await?;
+    let points: Vec<(i64, Coord)> = fresh
+        .iter()
+        .filter(|s| s.active)
+        .map(|s| {
+            (
+                s.id,
+                Coord {
+                    lat: s.lat,
+                    lng: s.lng,
+                },
+            )
+        })
+        .collect();
+    tracing::info!(
+        stations = points.len(),
+        "nearby index held stations astray; put back"
+    );
+    state.geo.put_many(&points).await?;
+    Ok(())
+}
+
 /// Builds the index and reads the rows at start-up, then every `every` (when given) checks
 /// that the index holds as many stations as SQL has active ones (a Redis flush, or an index
-/// write that failed), rebuilding when not, and reads the rows again (a change whose record
-/// failed).
+/// write that failed), rebuilding when not, reads the rows again (a change whose record
+/// failed, or a change log that went back with a restored Redis), and puts stations the
+/// index holds astray back in place.
 pub async fn sync_every(state: web::Data<AppState>, every: Option<Duration>) {
     loop {
         let check = async {
@@ -243,7 +295,8 @@ pub async fn sync_every(state: web::Data<AppState>, every: Option<Duration>) {
                 tracing::info!(sql, held, "nearby index out of step with SQL; rebuilding");
                 rebuild(&state).await?;
             }
-            state.station_rows.read_all(&state).await
+            state.station_rows.read_all(&state).await?;
+            repair_positions(&state).await
         };
         if let Err(err) = check.await {
             tracing::warn!(error = %err, "nearby index check failed");

@@ -112,9 +112,20 @@ impl Rows {
         self.loaded.write().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Calls `f` with the rows by id (active stations only).
-    pub fn with<T>(&self, f: impl FnOnce(&HashMap<i64, Entry>) -> T) -> T {
-        f(&self.read().rows)
+    /// Calls `f` with the rows by id (active stations only) when they are at least as new as
+    /// `seen`; None when a periodic full read has just put older ones in place (catch up and
+    /// call again).
+    pub fn with_at<T>(&self, seen: Stamp, f: impl FnOnce(&HashMap<i64, Entry>) -> T) -> Option<T> {
+        let loaded = self.read();
+        loaded
+            .stamp
+            .is_some_and(|s| s.covers(seen))
+            .then(|| f(&loaded.rows))
+    }
+
+    /// Every active station's position as the rows hold it.
+    pub fn points(&self) -> Vec<(i64, Coord)> {
+        self.read().rows.iter().map(|(id, e)| (*id, e.at)).collect()
     }
 
     /// Makes the rows at least as new as `seen` (a stamp the index just answered with).
