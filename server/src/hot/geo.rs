@@ -401,6 +401,24 @@ return {version, redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. ARGV[2], '+inf')}
     )
 });
 
+/// Swaps the filled KEYS[1] in as KEYS[2] and marks it built with epoch ARGV[1]; 0 (and
+/// nothing changed) when KEYS[1] is gone though ARGV[2] points went in (a flush meanwhile).
+static SWAP: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if ARGV[2] == '0' then
+    redis.call('DEL', KEYS[2])
+elseif redis.call('EXISTS', KEYS[1]) == 1 then
+    redis.call('RENAME', KEYS[1], KEYS[2])
+else
+    return 0
+end
+redis.call('SET', KEYS[3], ARGV[1])
+return 1
+",
+    )
+});
+
 /// Members added per GEOADD while rebuilding.
 const CHUNK: usize = 5_000;
 
@@ -500,30 +518,34 @@ impl GeoIndex for RedisGeo {
 
     async fn replace(&self, points: &[(i64, Coord)]) -> Result<(), HotError> {
         let mut conn = self.conn.clone();
-        // Fill a fresh key, then swap it in with the built mark in one transaction: searches
-        // see the old set or the new one, never half of one.
+        // Fill a fresh key, then swap it in with the built mark in one script: searches see
+        // the old set or the new one, never half of one.
         cmd("DEL")
             .arg(&self.next)
             .query_async::<()>(&mut conn)
             .await
             .map_err(on(&self.next))?;
         geoadd(&mut conn, &self.next, points).await?;
-        let mut swap = redis::pipe();
-        swap.atomic();
-        if points.is_empty() {
-            swap.cmd("DEL").arg(&self.points).ignore();
-        } else {
-            swap.cmd("RENAME")
-                .arg(&self.next)
-                .arg(&self.points)
-                .ignore();
-        }
         // Below 2^53, so that Lua's numbers would hold it too.
         let epoch = rand::random::<u64>() >> 11;
-        swap.cmd("SET").arg(&self.built).arg(epoch).ignore();
-        swap.query_async::<()>(&mut conn)
+        let swapped: bool = SWAP
+            .key(&self.next)
+            .key(&self.points)
+            .key(&self.built)
+            .arg(epoch)
+            .arg(points.len())
+            .invoke_async(&mut conn)
             .await
-            .map_err(on(&self.points))
+            .map_err(on(&self.points))?;
+        if swapped {
+            Ok(())
+        } else {
+            // Redis lost the fresh key while it was filled (a flush): build again.
+            Err(HotError::Unavailable(format!(
+                "{} vanished while being filled",
+                self.next
+            )))
+        }
     }
 
     async fn put_many(&self, points: &[(i64, Coord)]) -> Result<(), HotError> {
