@@ -291,11 +291,16 @@ pub async fn sync_every(state: web::Data<AppState>, every: Option<Duration>) {
                 .run(|c| -> ApiResult<_> { Ok(store::active_count(c)?) })
                 .await?;
             let held = state.geo.count().await?;
-            if held != Some(sql as u64) {
+            let rebuilt = held != Some(sql as u64);
+            if rebuilt {
                 tracing::info!(sql, held, "nearby index out of step with SQL; rebuilding");
                 rebuild(&state).await?;
             }
             state.station_rows.read_all(&state).await?;
+            // A fresh build holds every position as SQL has it (start-up, mostly).
+            if rebuilt {
+                return Ok(());
+            }
             repair_positions(&state).await
         };
         if let Err(err) = check.await {
