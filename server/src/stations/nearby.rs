@@ -10,7 +10,7 @@ use std::time::Duration;
 use actix_web::web;
 use chrono::{DateTime, Utc};
 
-use super::rows::{Entry, Row};
+use super::rows::{Entry, Row, WallClock};
 use super::store::{self, Station};
 use crate::AppState;
 use crate::domain::Coord;
@@ -112,6 +112,7 @@ fn pick<'a>(
     // Kept sorted by (distance, id) and at most `limit` long; rows are borrowed until the
     // end (a reference count touched per candidate costs more than the rest of the test).
     let mut hits: Vec<(f64, i64, &Arc<Row>, bool)> = Vec::with_capacity(c.limit + 1);
+    let mut clock = WallClock::new(now);
     let settled = 'scan: {
         for n in near {
             // Every candidate from here on is at least this far, give or take the slack.
@@ -135,7 +136,7 @@ fn pick<'a>(
             if at >= c.limit {
                 continue;
             }
-            let open_now = e.row.is_open(now);
+            let open_now = clock.is_open(&e.row);
             if c.open_now && !open_now {
                 continue;
             }

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 
 use super::rules::Hours;
@@ -46,9 +46,35 @@ impl Row {
 
     /// Open at `now` in the station's own zone (unreadable hours count as closed).
     pub fn is_open(&self, now: DateTime<Utc>) -> bool {
-        self.hours
-            .as_ref()
-            .is_some_and(|h| h.is_open_at(now.with_timezone(&self.zone).naive_local()))
+        WallClock::new(now).is_open(self)
+    }
+}
+
+/// One instant on the wall clocks of stations' zones, each converted once: a search's
+/// stations are nearly always in one zone, and the conversion cost more than the rules.
+pub struct WallClock {
+    now: DateTime<Utc>,
+    last: Option<(Tz, NaiveDateTime)>,
+}
+
+impl WallClock {
+    pub fn new(now: DateTime<Utc>) -> Self {
+        Self { now, last: None }
+    }
+
+    /// Is the station open now in its own zone (unreadable hours count as closed)?
+    pub fn is_open(&mut self, row: &Row) -> bool {
+        let local = match (&row.hours, self.last) {
+            (None, _) => return false,
+            (Some(Hours::Always), _) => return true,
+            (Some(_), Some((zone, local))) if zone == row.zone => local,
+            (Some(_), _) => {
+                let local = self.now.with_timezone(&row.zone).naive_local();
+                self.last = Some((row.zone, local));
+                local
+            }
+        };
+        row.hours.as_ref().is_some_and(|h| h.is_open_at(local))
     }
 }
 
@@ -85,8 +111,12 @@ impl Entry {
 struct Loaded {
     /// None before the first read.
     stamp: Option<Stamp>,
-    rows: HashMap<i64, Entry>,
+    rows: ById,
 }
+
+/// Active stations by id. A search looks up every candidate the index proposes, so the
+/// hash is foldhash's rather than SipHash (ids are not chosen by clients).
+pub type ById = HashMap<i64, Entry, foldhash::fast::RandomState>;
 
 #[derive(Default)]
 pub struct Rows {
@@ -115,7 +145,7 @@ impl Rows {
     /// Calls `f` with the rows by id (active stations only) when they are at least as new as
     /// `seen`; None when a periodic full read has just put older ones in place (catch up and
     /// call again).
-    pub fn with_at<T>(&self, seen: Stamp, f: impl FnOnce(&HashMap<i64, Entry>) -> T) -> Option<T> {
+    pub fn with_at<T>(&self, seen: Stamp, f: impl FnOnce(&ById) -> T) -> Option<T> {
         let loaded = self.read();
         loaded
             .stamp
