@@ -358,21 +358,6 @@ fn redis_radius(radius_m: f64) -> f64 {
 /// Redis's distances on our sphere.
 const FROM_REDIS: f64 = 6_371_008.8 / 6_372_797.560_856;
 
-/// False when the index is not built; otherwise {epoch, version, [id, distance] pairs nearest
-/// first}.
-static WITHIN: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-local epoch = redis.call('GET', KEYS[2])
-if not epoch then
-    return false
-end
-local version = redis.call('GET', KEYS[3]) or '0'
-return {epoch, version, redis.call('GEOSEARCH', KEYS[1], 'FROMLONLAT', ARGV[1], ARGV[2], 'BYRADIUS', ARGV[3], 'm', 'ASC', 'COUNT', ARGV[4], 'WITHDIST')}
-",
-    )
-});
-
 /// One more version; each id of ARGV enters the change log under it.
 static TOUCH: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
@@ -477,27 +462,39 @@ impl GeoIndex for RedisGeo {
         radius_m: f64,
         count: usize,
     ) -> Result<Option<Found>, HotError> {
-        type Answer = (u64, u64, Vec<(String, f64)>);
-        let found: Option<Answer> = WITHIN
-            .key(&self.points)
-            .key(&self.built)
-            .key(&self.version)
+        // The stamp and the points in one transaction (a script would copy the points into a
+        // Lua table and back, which cost Redis more than the search itself).
+        type Answer = ((Option<u64>, Option<u64>), Vec<(i64, f64)>);
+        let ((epoch, version), near): Answer = redis::pipe()
+            .atomic()
+            .cmd("MGET")
+            .arg(&self.built)
+            .arg(&self.version)
+            .cmd("GEOSEARCH")
+            .arg(&self.points)
+            .arg("FROMLONLAT")
             .arg(center.lng)
             .arg(center.lat)
+            .arg("BYRADIUS")
             .arg(redis_radius(radius_m))
+            .arg("m")
+            .arg("ASC")
+            .arg("COUNT")
             .arg(count.max(1))
-            .invoke_async(&mut self.conn.clone())
+            .arg("WITHDIST")
+            .query_async(&mut self.conn.clone())
             .await
             .map_err(on(&self.points))?;
-        Ok(found.map(|(epoch, version, near)| Found {
-            stamp: Stamp { epoch, version },
+        Ok(epoch.map(|epoch| Found {
+            stamp: Stamp {
+                epoch,
+                version: version.unwrap_or(0),
+            },
             near: near
                 .into_iter()
-                .filter_map(|(id, d)| {
-                    Some(Near {
-                        id: id.parse().ok()?,
-                        distance_m: d * FROM_REDIS,
-                    })
+                .map(|(id, d)| Near {
+                    id,
+                    distance_m: d * FROM_REDIS,
                 })
                 .collect(),
         }))

@@ -35,11 +35,20 @@ pub struct Hit {
     pub open_now: bool,
 }
 
-/// Search radii, narrow first: most riders find enough stations in the first ring, and a
-/// narrow GEOSEARCH costs Redis little even in a dense city.
+/// Half the earth's circumference in Redis's geohash projection (its `MERCATOR_MAX`).
+const MERCATOR_MAX_M: f64 = 20_037_726.37;
+
+/// Search radii, narrow first (most riders find enough stations in the first ring), each
+/// the widest Redis searches at one geohash precision. GEOSEARCH measures every point in
+/// the 3x3 geohash cells of the precision its radius calls for, and the cells halve in
+/// size at each MERCATOR_MAX / 2^k: a radius just over such a boundary reads four times
+/// the area of one just under it (a 5 km search reads as much as a 9.8 km one). So the
+/// rings sit just under the boundaries, about 2.4, 4.9, 9.8, 19.6 and 39.1 km, and the
+/// last is the radius asked for.
 fn rings(radius_m: f64) -> Vec<f64> {
-    let mut out: Vec<f64> = [2_000.0, 10_000.0]
-        .into_iter()
+    let mut out: Vec<f64> = (9..=13)
+        .rev()
+        .map(|k| (MERCATOR_MAX_M / f64::from(1u32 << k)).floor())
         .filter(|r| *r < radius_m)
         .collect();
     out.push(radius_m);
@@ -50,8 +59,15 @@ pub async fn search(state: &AppState, c: Criteria) -> ApiResult<Vec<Hit>> {
     let now = state.clock.now();
     for ring in rings(c.radius_m) {
         // The nearest few first (a dense city has hundreds in a ring, and Redis would send
-        // them all); more only when the filters turned too many away.
-        let mut count = c.limit * 2 + 8;
+        // them all): a few more than asked for (inactive stations the index still holds
+        // until the next sync, the index's slack), twice as many with filters; four times
+        // more only when the filters turned too many away.
+        let unfiltered = c.amenities == 0 && !c.open_now;
+        let mut count = if unfiltered {
+            c.limit + 4
+        } else {
+            c.limit * 2 + 8
+        };
         loop {
             let found = within(state, c.center, ring, count).await?;
             let covered = Covered::of(&found.near, count, ring, c.radius_m);
@@ -409,10 +425,31 @@ mod tests {
         }
     }
 
+    /// Redis's `geohashEstimateStepsByRadius` below 66 degrees of latitude: the geohash
+    /// precision (bits per axis) GEOSEARCH starts from for a radius.
+    fn redis_step(mut radius_m: f64) -> u32 {
+        let mut step = 1;
+        while radius_m < MERCATOR_MAX_M {
+            radius_m *= 2.0;
+            step += 1;
+        }
+        step - 2
+    }
+
     #[test]
-    fn rings_widen_up_to_the_radius() {
+    fn rings_widen_up_to_the_radius_at_the_top_of_each_geohash_precision() {
         assert_eq!(rings(500.0), vec![500.0]);
-        assert_eq!(rings(5_000.0), vec![2_000.0, 5_000.0]);
-        assert_eq!(rings(50_000.0), vec![2_000.0, 10_000.0, 50_000.0]);
+        assert_eq!(rings(5_000.0), vec![2_446.0, 4_892.0, 5_000.0]);
+        assert_eq!(
+            rings(50_000.0),
+            vec![2_446.0, 4_892.0, 9_784.0, 19_568.0, 39_136.0, 50_000.0]
+        );
+        let all = rings(50_000.0);
+        for ring in &all[..all.len() - 1] {
+            // Redis reads cells as fine as for any radius down to half this one, and a
+            // metre more would need cells twice as large.
+            assert_eq!(redis_step(*ring), redis_step(ring / 2.0 + 1.0), "{ring}");
+            assert_eq!(redis_step(ring + 1.0), redis_step(*ring) - 1, "{ring}");
+        }
     }
 }
