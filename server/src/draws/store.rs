@@ -143,6 +143,30 @@ pub fn record_batch(
     conn: &mut DbConn,
     batch: &[DrawRequest],
 ) -> QueryResult<Option<Vec<Recorded>>> {
+    // SQLite runs one writer at a time, so the batch's statements are the commit's cost:
+    // chances and draws go in one statement each there (Postgres has `record_batch_pg`).
+    let together = batch.len() > 1 && matches!(conn, DbConn::Sqlite(_));
+    let spent = if together {
+        spend_chances_together(conn, batch)?
+    } else {
+        spend_chances_each(conn, batch)?
+    };
+    if !spent {
+        return Ok(None);
+    }
+    let won = take_prizes(conn, batch)?;
+    if together {
+        return insert_draws_together(conn, batch, &won).map(Some);
+    }
+    let mut out = Vec::with_capacity(batch.len());
+    for (r, won) in batch.iter().zip(won) {
+        out.push(Recorded::New(insert_draw(conn, r, won)?));
+    }
+    Ok(Some(out))
+}
+
+/// Spends one chance per draw, member by member; false when a member has none left.
+fn spend_chances_each(conn: &mut DbConn, batch: &[DrawRequest]) -> QueryResult<bool> {
     let mut by_member: Vec<usize> = (0..batch.len()).collect();
     by_member.sort_by_key(|&i| (batch[i].user, i));
     for &i in &by_member {
@@ -155,9 +179,38 @@ pub fn record_batch(
         .set(draw_chances::used.eq(draw_chances::used + 1))
         .execute(conn)?;
         if spent != 1 {
-            return Ok(None);
+            return Ok(false);
         }
     }
+    Ok(true)
+}
+
+fn json_param(value: &impl serde::Serialize) -> QueryResult<String> {
+    serde_json::to_string(value).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))
+}
+
+/// SQLite: every member's draws of the batch spent in one UPDATE (members and counts passed
+/// as one JSON array); false when any member has fewer chances left than draws.
+fn spend_chances_together(conn: &mut DbConn, batch: &[DrawRequest]) -> QueryResult<bool> {
+    let mut wanted: std::collections::BTreeMap<(i64, i64), i64> = Default::default();
+    for r in batch {
+        *wanted.entry((r.quiz, r.user)).or_default() += 1;
+    }
+    let rows: Vec<(i64, i64, i64)> = wanted.iter().map(|(&(q, u), &n)| (q, u, n)).collect();
+    let spent = diesel::sql_query(
+        "UPDATE draw_chances AS d SET used = d.used + v.n \
+         FROM (SELECT value ->> 0 AS quiz_id, value ->> 1 AS user_id, value ->> 2 AS n \
+               FROM json_each(?)) AS v \
+         WHERE d.quiz_id = v.quiz_id AND d.user_id = v.user_id AND d.used + v.n <= d.granted",
+    )
+    .bind::<diesel::sql_types::Text, _>(json_param(&rows)?)
+    .execute(conn)?;
+    Ok(spent == rows.len())
+}
+
+/// The prizes the gate gave, taken from stock where SQL agrees (stock left, member under
+/// the cap), prize by prize; None for the others.
+fn take_prizes(conn: &mut DbConn, batch: &[DrawRequest]) -> QueryResult<Vec<Option<i64>>> {
     let mut by_prize: Vec<usize> = (0..batch.len())
         .filter(|&i| batch[i].gate_won && batch[i].picked.is_some())
         .collect();
@@ -184,11 +237,64 @@ pub fn record_batch(
             won[i] = Some(prize);
         }
     }
+    Ok(won)
+}
+
+/// A draw row as an INSERT ... RETURNING gives it back.
+#[derive(QueryableByName)]
+struct Inserted {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    quiz_id: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    user_id: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    idempotency_key: String,
+}
+
+/// SQLite: the batch's draws in one INSERT (rows passed as one JSON array, times in
+/// diesel's own text format), then the few wins.
+fn insert_draws_together(
+    conn: &mut DbConn,
+    batch: &[DrawRequest],
+    won: &[Option<i64>],
+) -> QueryResult<Vec<Recorded>> {
+    type Row<'a> = (i64, i64, &'a str, Option<i64>, Option<i64>, String);
+    let rows: Vec<Row> = batch
+        .iter()
+        .zip(won)
+        .map(|(r, won)| {
+            let at = r.now.format("%F %T%.f").to_string();
+            (r.quiz, r.user, r.key.as_str(), r.picked, *won, at)
+        })
+        .collect();
+    let inserted: std::collections::HashMap<(i64, i64, String), i64> = diesel::sql_query(
+        "INSERT INTO draws (quiz_id, user_id, idempotency_key, picked_prize_id, prize_id, created_at) \
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 \
+         FROM json_each(?) \
+         RETURNING id, quiz_id, user_id, idempotency_key",
+    )
+    .bind::<diesel::sql_types::Text, _>(json_param(&rows)?)
+    .load::<Inserted>(conn)?
+    .into_iter()
+    .map(|d| ((d.quiz_id, d.user_id, d.idempotency_key), d.id))
+    .collect();
     let mut out = Vec::with_capacity(batch.len());
     for (r, won) in batch.iter().zip(won) {
-        out.push(Recorded::New(insert_draw(conn, r, won)?));
+        let Some(&id) = inserted.get(&(r.quiz, r.user, r.key.clone())) else {
+            return Err(diesel::result::Error::NotFound);
+        };
+        if let Some(prize) = *won {
+            insert_win(conn, id, r, prize)?;
+        }
+        out.push(Recorded::New(DrawRecord {
+            id,
+            prize_id: *won,
+            redemption_code: won.map(|_| r.code.clone()),
+        }));
     }
-    Ok(Some(out))
+    Ok(out)
 }
 
 fn insert_draw(conn: &mut DbConn, r: &DrawRequest, won: Option<i64>) -> QueryResult<DrawRecord> {
@@ -203,25 +309,28 @@ fn insert_draw(conn: &mut DbConn, r: &DrawRequest, won: Option<i64>) -> QueryRes
         ))
         .returning(draws::id)
         .get_result(conn)?;
-    let mut redemption_code = None;
     if let Some(prize) = won {
-        diesel::insert_into(prize_wins::table)
-            .values((
-                prize_wins::draw_id.eq(id),
-                prize_wins::quiz_id.eq(r.quiz),
-                prize_wins::prize_id.eq(prize),
-                prize_wins::user_id.eq(r.user),
-                prize_wins::redemption_code.eq(&r.code),
-                prize_wins::won_at.eq(r.now),
-            ))
-            .execute(conn)?;
-        redemption_code = Some(r.code.clone());
+        insert_win(conn, id, r, prize)?;
     }
     Ok(DrawRecord {
         id,
         prize_id: won,
-        redemption_code,
+        redemption_code: won.map(|_| r.code.clone()),
     })
+}
+
+fn insert_win(conn: &mut DbConn, draw: i64, r: &DrawRequest, prize: i64) -> QueryResult<()> {
+    diesel::insert_into(prize_wins::table)
+        .values((
+            prize_wins::draw_id.eq(draw),
+            prize_wins::quiz_id.eq(r.quiz),
+            prize_wins::prize_id.eq(prize),
+            prize_wins::user_id.eq(r.user),
+            prize_wins::redemption_code.eq(&r.code),
+            prize_wins::won_at.eq(r.now),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// What the gate needs of a member: (granted, used, wins per prize).
@@ -420,17 +529,6 @@ pub fn record_batch_pg(
         user_id: i64,
         #[diesel(sql_type = BigInt)]
         n: i64,
-    }
-    #[derive(QueryableByName)]
-    struct Inserted {
-        #[diesel(sql_type = BigInt)]
-        id: i64,
-        #[diesel(sql_type = BigInt)]
-        quiz_id: i64,
-        #[diesel(sql_type = BigInt)]
-        user_id: i64,
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        idempotency_key: String,
     }
 
     // Chances, per campaign: lock the members' rows in order, then spend in one UPDATE.
