@@ -351,8 +351,13 @@ impl GeoIndex for MemoryGeo {
 
 /// Redis measures on a sphere of radius 6,372,797.56 m (ours: 6,371,008.8 m) from 52-bit
 /// geohashes (about 0.6 m): ask for a little more and let the caller measure exactly.
-fn redis_radius(radius_m: f64) -> f64 {
+pub fn redis_radius(radius_m: f64) -> f64 {
     radius_m * 1.001 + 2.0
+}
+
+/// The widest search radius (whole metres) that reaches Redis as at most `limit_m`.
+pub fn widest_radius_within(limit_m: f64) -> f64 {
+    ((limit_m - 2.0) / 1.001).floor()
 }
 
 /// Redis's distances on our sphere.

@@ -8,7 +8,10 @@ mod redis;
 
 use std::time::Duration;
 
-pub use self::geo::{DISTANCE_SLACK_M, Found, GeoIndex, MemoryGeo, Near, RedisGeo, Stamp};
+pub use self::geo::{
+    DISTANCE_SLACK_M, Found, GeoIndex, MemoryGeo, Near, RedisGeo, Stamp, redis_radius,
+    widest_radius_within,
+};
 pub use self::memory::MemoryStore;
 pub use self::rebuild::{ensure_built, under_lock};
 pub use self::redis::RedisStore;

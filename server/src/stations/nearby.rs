@@ -15,7 +15,7 @@ use super::store::{self, Station};
 use crate::AppState;
 use crate::domain::Coord;
 use crate::error::{ApiError, ApiResult, Text};
-use crate::hot::{DISTANCE_SLACK_M, Found, Near};
+use crate::hot::{DISTANCE_SLACK_M, Found, Near, widest_radius_within};
 
 /// What a rider asks for.
 #[derive(Debug, Clone, Copy)]
@@ -43,12 +43,12 @@ const MERCATOR_MAX_M: f64 = 20_037_726.37;
 /// the 3x3 geohash cells of the precision its radius calls for, and the cells halve in
 /// size at each MERCATOR_MAX / 2^k: a radius just over such a boundary reads four times
 /// the area of one just under it (a 5 km search reads as much as a 9.8 km one). So the
-/// rings sit just under the boundaries, about 2.4, 4.9, 9.8, 19.6 and 39.1 km, and the
-/// last is the radius asked for.
+/// rings sit just under the boundaries (as Redis gets them, with the index's padding),
+/// about 2.4, 4.9, 9.8, 19.5 and 39.1 km, and the last is the radius asked for.
 fn rings(radius_m: f64) -> Vec<f64> {
     let mut out: Vec<f64> = (9..=13)
         .rev()
-        .map(|k| (MERCATOR_MAX_M / f64::from(1u32 << k)).floor())
+        .map(|k| widest_radius_within(MERCATOR_MAX_M / f64::from(1u32 << k)))
         .filter(|r| *r < radius_m)
         .collect();
     out.push(radius_m);
@@ -331,6 +331,7 @@ pub async fn sync_every(state: web::Data<AppState>, every: Option<Duration>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hot::redis_radius;
     use crate::stations::rows::sample as station;
     use rand::Rng;
 
@@ -439,17 +440,18 @@ mod tests {
     #[test]
     fn rings_widen_up_to_the_radius_at_the_top_of_each_geohash_precision() {
         assert_eq!(rings(500.0), vec![500.0]);
-        assert_eq!(rings(5_000.0), vec![2_446.0, 4_892.0, 5_000.0]);
+        assert_eq!(rings(5_000.0), vec![2_441.0, 4_885.0, 5_000.0]);
         assert_eq!(
             rings(50_000.0),
-            vec![2_446.0, 4_892.0, 9_784.0, 19_568.0, 39_136.0, 50_000.0]
+            vec![2_441.0, 4_885.0, 9_772.0, 19_546.0, 39_095.0, 50_000.0]
         );
         let all = rings(50_000.0);
         for ring in &all[..all.len() - 1] {
-            // Redis reads cells as fine as for any radius down to half this one, and a
-            // metre more would need cells twice as large.
-            assert_eq!(redis_step(*ring), redis_step(ring / 2.0 + 1.0), "{ring}");
-            assert_eq!(redis_step(ring + 1.0), redis_step(*ring) - 1, "{ring}");
+            // As sent (padded): Redis reads cells as fine as for any radius down to half
+            // this one, and a few metres more would need cells twice as large.
+            let step = redis_step(redis_radius(*ring));
+            assert_eq!(step, redis_step(redis_radius(ring / 2.0 + 1.0)), "{ring}");
+            assert_eq!(redis_step(redis_radius(ring + 5.0)), step - 1, "{ring}");
         }
     }
 }
