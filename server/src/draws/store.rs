@@ -160,7 +160,7 @@ pub fn record_batch(
     }
     let mut out = Vec::with_capacity(batch.len());
     for (r, won) in batch.iter().zip(won) {
-        out.push(Recorded::New(insert_draw(conn, r, won)?));
+        out.push(insert_draw(conn, r, won)?);
     }
     Ok(Some(out))
 }
@@ -253,6 +253,33 @@ struct Inserted {
     idempotency_key: String,
 }
 
+/// The id each draw of `batch` got, in the batch's order, from an INSERT ... RETURNING
+/// (whose rows come back in no promised order).
+fn ids_in_order(batch: &[DrawRequest], inserted: Vec<Inserted>) -> QueryResult<Vec<i64>> {
+    let by_key: std::collections::HashMap<(i64, i64, String), i64> = inserted
+        .into_iter()
+        .map(|d| ((d.quiz_id, d.user_id, d.idempotency_key), d.id))
+        .collect();
+    batch
+        .iter()
+        .map(|r| {
+            by_key
+                .get(&(r.quiz, r.user, r.key.clone()))
+                .copied()
+                .ok_or(diesel::result::Error::NotFound)
+        })
+        .collect()
+}
+
+/// The durable record of a new draw.
+fn drawn(r: &DrawRequest, id: i64, won: Option<i64>) -> Recorded {
+    Recorded::New(DrawRecord {
+        id,
+        prize_id: won,
+        redemption_code: won.map(|_| r.code.clone()),
+    })
+}
+
 /// SQLite: the batch's draws in one INSERT (rows passed as one JSON array, times in
 /// diesel's own text format), then the few wins.
 fn insert_draws_together(
@@ -269,35 +296,25 @@ fn insert_draws_together(
             (r.quiz, r.user, r.key.as_str(), r.picked, *won, at)
         })
         .collect();
-    let inserted: std::collections::HashMap<(i64, i64, String), i64> = diesel::sql_query(
+    let inserted = diesel::sql_query(
         "INSERT INTO draws (quiz_id, user_id, idempotency_key, picked_prize_id, prize_id, created_at) \
          SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 \
          FROM json_each(?) \
          RETURNING id, quiz_id, user_id, idempotency_key",
     )
     .bind::<diesel::sql_types::Text, _>(json_param(&rows)?)
-    .load::<Inserted>(conn)?
-    .into_iter()
-    .map(|d| ((d.quiz_id, d.user_id, d.idempotency_key), d.id))
-    .collect();
+    .load::<Inserted>(conn)?;
     let mut out = Vec::with_capacity(batch.len());
-    for (r, won) in batch.iter().zip(won) {
-        let Some(&id) = inserted.get(&(r.quiz, r.user, r.key.clone())) else {
-            return Err(diesel::result::Error::NotFound);
-        };
+    for ((r, won), id) in batch.iter().zip(won).zip(ids_in_order(batch, inserted)?) {
         if let Some(prize) = *won {
             insert_win(conn, id, r, prize)?;
         }
-        out.push(Recorded::New(DrawRecord {
-            id,
-            prize_id: *won,
-            redemption_code: won.map(|_| r.code.clone()),
-        }));
+        out.push(drawn(r, id, *won));
     }
     Ok(out)
 }
 
-fn insert_draw(conn: &mut DbConn, r: &DrawRequest, won: Option<i64>) -> QueryResult<DrawRecord> {
+fn insert_draw(conn: &mut DbConn, r: &DrawRequest, won: Option<i64>) -> QueryResult<Recorded> {
     let id: i64 = diesel::insert_into(draws::table)
         .values((
             draws::quiz_id.eq(r.quiz),
@@ -312,11 +329,7 @@ fn insert_draw(conn: &mut DbConn, r: &DrawRequest, won: Option<i64>) -> QueryRes
     if let Some(prize) = won {
         insert_win(conn, id, r, prize)?;
     }
-    Ok(DrawRecord {
-        id,
-        prize_id: won,
-        redemption_code: won.map(|_| r.code.clone()),
-    })
+    Ok(drawn(r, id, won))
 }
 
 fn insert_win(conn: &mut DbConn, draw: i64, r: &DrawRequest, prize: i64) -> QueryResult<()> {
@@ -615,7 +628,7 @@ pub fn record_batch_pg(
     }
 
     // The draws, then the wins, each in one INSERT.
-    let inserted: HashMap<(i64, i64, String), i64> = diesel::sql_query(
+    let inserted = diesel::sql_query(
         "INSERT INTO draws (quiz_id, user_id, idempotency_key, picked_prize_id, prize_id, created_at) \
          SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::timestamp[]) \
          RETURNING id, quiz_id, user_id, idempotency_key",
@@ -626,24 +639,14 @@ pub fn record_batch_pg(
     .bind::<Array<Nullable<BigInt>>, _>(batch.iter().map(|r| r.picked).collect::<Vec<_>>())
     .bind::<Array<Nullable<BigInt>>, _>(won.clone())
     .bind::<Array<Timestamp>, _>(batch.iter().map(|r| r.now).collect::<Vec<_>>())
-    .load::<Inserted>(conn)?
-    .into_iter()
-    .map(|d| ((d.quiz_id, d.user_id, d.idempotency_key), d.id))
-    .collect();
+    .load::<Inserted>(conn)?;
     let mut out = Vec::with_capacity(batch.len());
     let mut wins: Vec<(i64, &DrawRequest, i64)> = Vec::new();
-    for (r, won) in batch.iter().zip(&won) {
-        let Some(&id) = inserted.get(&(r.quiz, r.user, r.key.clone())) else {
-            return Err(diesel::result::Error::NotFound);
-        };
+    for ((r, won), id) in batch.iter().zip(&won).zip(ids_in_order(batch, inserted)?) {
         if let Some(prize) = *won {
             wins.push((id, r, prize));
         }
-        out.push(Recorded::New(DrawRecord {
-            id,
-            prize_id: *won,
-            redemption_code: won.map(|_| r.code.clone()),
-        }));
+        out.push(drawn(r, id, *won));
     }
     if !wins.is_empty() {
         diesel::sql_query(
