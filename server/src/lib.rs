@@ -302,6 +302,7 @@ impl Application {
             let every = Duration::from_secs(state.config.draw_reconcile_secs);
             tokio::spawn(draws::engine::reconcile_every(state.clone(), every));
         }
+        tokio::spawn(db::checkpoint_every(state.db.clone(), db::CHECKPOINT_EVERY));
         let every = state.config.station_sync_secs;
         tokio::spawn(stations::nearby::sync_every(
             state.clone(),
