@@ -473,18 +473,8 @@ async fn commit_loop(db: Db, jobs: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>,
     }
 }
 
-fn batch_for_backend(
-    conn: &mut DbConn,
-    requests: &[DrawRequest],
-) -> diesel::QueryResult<Option<Vec<Recorded>>> {
-    match conn {
-        DbConn::Pg(pg) => store::record_batch_pg(pg, requests),
-        DbConn::Sqlite(_) => store::record_batch(conn, requests),
-    }
-}
-
 fn commit_batch(conn: &mut DbConn, requests: &[DrawRequest]) -> Vec<ApiResult<Recorded>> {
-    let together = write_tx(conn, |c| match batch_for_backend(c, requests)? {
+    let together = write_tx(conn, |c| match store::record_batch(c, requests)? {
         Some(recorded) => Ok(recorded),
         None => Err(diesel::result::Error::RollbackTransaction),
     });

@@ -2,13 +2,15 @@
 //! guards every draw again: a chance is spent only while `used < granted`, stock only while
 //! `remaining > 0`, a member's wins only under the cap, one draw per idempotency key.
 
+use std::collections::{BTreeMap, HashMap};
+
 use chrono::NaiveDateTime;
 use diesel::dsl::count_star;
 use diesel::prelude::*;
 
 use super::rules::NewPrize;
-use crate::db::DbConn;
 use crate::db::schema::{draw_chances, draws, prize_wins, prizes, quizzes, users};
+use crate::db::{DbConn, FixedSql, JsonBatch};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = prizes)]
@@ -119,14 +121,12 @@ pub fn draw_by_key(
         })
 }
 
-/// Records one draw inside the caller's transaction, guarding everything again. The
-/// chances row is updated first: on Postgres its row lock orders a member's concurrent
-/// draws, so the win count read after it is exact.
+/// Records one draw inside the caller's transaction, guarding everything again (a batch
+/// of one, after a look-up of its key).
 pub fn record(conn: &mut DbConn, r: &DrawRequest) -> QueryResult<Recorded> {
     if let Some(existing) = draw_by_key(conn, r.quiz, r.user, &r.key)? {
         return Ok(Recorded::Replay(existing));
     }
-    // A batch of one: the same guards in the same order.
     Ok(match record_batch(conn, std::slice::from_ref(r))? {
         Some(recorded) => recorded.into_iter().next().unwrap_or(Recorded::NoChances),
         None => Recorded::NoChances,
@@ -134,110 +134,54 @@ pub fn record(conn: &mut DbConn, r: &DrawRequest) -> QueryResult<Recorded> {
 }
 
 /// Records a batch of draws in the caller's transaction with the same guards as
-/// [`record`], taking row locks in one global order (chances rows by member, then prize
-/// rows by prize) so concurrent batches on Postgres never deadlock. It skips the key
-/// look-up: a repeated key makes the unique index fail the batch, which the caller then
-/// retries draw by draw with [`record`]. None (nothing kept) when SQL refuses a chance
+/// [`record`], in a handful of set-based statements whatever the batch's size. It skips
+/// the key look-up: a repeated key makes the unique index fail the batch, which the caller
+/// then retries draw by draw with [`record`]. None (nothing kept) when SQL refuses a chance
 /// the hot store had granted, for the same careful retry.
 pub fn record_batch(
     conn: &mut DbConn,
     batch: &[DrawRequest],
 ) -> QueryResult<Option<Vec<Recorded>>> {
-    // SQLite runs one writer at a time, so the batch's statements are the commit's cost:
-    // chances and draws go in one statement each there (Postgres has `record_batch_pg`).
-    let together = batch.len() > 1 && matches!(conn, DbConn::Sqlite(_));
-    let spent = if together {
-        spend_chances_together(conn, batch)?
-    } else {
-        spend_chances_each(conn, batch)?
-    };
-    if !spent {
-        return Ok(None);
+    match conn {
+        DbConn::Pg(pg) => record_batch_pg(pg, batch),
+        DbConn::Sqlite(lite) => record_batch_sqlite(lite, batch),
     }
-    let won = take_prizes(conn, batch)?;
-    if together {
-        return insert_draws_together(conn, batch, &won).map(Some);
-    }
-    let mut out = Vec::with_capacity(batch.len());
-    for (r, won) in batch.iter().zip(won) {
-        out.push(insert_draw(conn, r, won)?);
-    }
-    Ok(Some(out))
 }
 
-/// Spends one chance per draw, member by member; false when a member has none left.
-fn spend_chances_each(conn: &mut DbConn, batch: &[DrawRequest]) -> QueryResult<bool> {
-    let mut by_member: Vec<usize> = (0..batch.len()).collect();
-    by_member.sort_by_key(|&i| (batch[i].user, i));
-    for &i in &by_member {
-        let r = &batch[i];
-        let spent = diesel::update(
-            draw_chances::table
-                .find((r.quiz, r.user))
-                .filter(draw_chances::used.lt(draw_chances::granted)),
-        )
-        .set(draw_chances::used.eq(draw_chances::used + 1))
-        .execute(conn)?;
-        if spent != 1 {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
-fn json_param(value: &impl serde::Serialize) -> QueryResult<String> {
-    serde_json::to_string(value).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))
-}
-
-/// SQLite: every member's draws of the batch spent in one UPDATE (members and counts passed
-/// as one JSON array); false when any member has fewer chances left than draws.
-fn spend_chances_together(conn: &mut DbConn, batch: &[DrawRequest]) -> QueryResult<bool> {
-    let mut wanted: std::collections::BTreeMap<(i64, i64), i64> = Default::default();
-    for r in batch {
-        *wanted.entry((r.quiz, r.user)).or_default() += 1;
-    }
-    let rows: Vec<(i64, i64, i64)> = wanted.iter().map(|(&(q, u), &n)| (q, u, n)).collect();
-    let spent = diesel::sql_query(
-        "UPDATE draw_chances AS d SET used = d.used + v.n \
-         FROM (SELECT value ->> 0 AS quiz_id, value ->> 1 AS user_id, value ->> 2 AS n \
-               FROM json_each(?)) AS v \
-         WHERE d.quiz_id = v.quiz_id AND d.user_id = v.user_id AND d.used + v.n <= d.granted",
-    )
-    .bind::<diesel::sql_types::Text, _>(json_param(&rows)?)
-    .execute(conn)?;
-    Ok(spent == rows.len())
-}
-
-/// The prizes the gate gave, taken from stock where SQL agrees (stock left, member under
-/// the cap), prize by prize; None for the others.
-fn take_prizes(conn: &mut DbConn, batch: &[DrawRequest]) -> QueryResult<Vec<Option<i64>>> {
-    let mut by_prize: Vec<usize> = (0..batch.len())
+/// The draws of a batch whose pick the gate granted, by prize then arrival: the order in
+/// which SQL hands out stock (and takes prize row locks on Postgres).
+fn prize_candidates(batch: &[DrawRequest]) -> Vec<usize> {
+    let mut candidates: Vec<usize> = (0..batch.len())
         .filter(|&i| batch[i].gate_won && batch[i].picked.is_some())
         .collect();
-    by_prize.sort_by_key(|&i| (batch[i].picked, i));
+    candidates.sort_by_key(|&i| (batch[i].picked, i));
+    candidates
+}
+
+/// SQL's own allocation: a candidate wins while its prize has stock left and the member is
+/// under the prize's cap, counting the batch's earlier wins. Gives the prize won by each
+/// draw and the units taken per prize.
+fn allocate(
+    batch: &[DrawRequest],
+    candidates: &[usize],
+    mut stock: HashMap<i64, i64>,
+    mut held: HashMap<(i64, i64), i64>,
+) -> (Vec<Option<i64>>, BTreeMap<i64, i64>) {
     let mut won: Vec<Option<i64>> = vec![None; batch.len()];
-    let mut in_batch: std::collections::HashMap<(i64, i64), i64> = Default::default();
-    for i in by_prize {
+    let mut taken: BTreeMap<i64, i64> = BTreeMap::new();
+    for &i in candidates {
         let r = &batch[i];
         let Some(prize) = r.picked else { continue };
-        let held: i64 = prize_wins::table
-            .filter(prize_wins::prize_id.eq(prize))
-            .filter(prize_wins::user_id.eq(r.user))
-            .count()
-            .get_result(conn)?;
-        let mine = in_batch.entry((r.user, prize)).or_insert(0);
-        if held + *mine >= i64::from(r.max_per_user) {
-            continue;
-        }
-        let taken = diesel::update(prizes::table.find(prize).filter(prizes::remaining.gt(0)))
-            .set(prizes::remaining.eq(prizes::remaining - 1))
-            .execute(conn)?;
-        if taken == 1 {
+        let left = stock.entry(prize).or_insert(0);
+        let mine = held.entry((prize, r.user)).or_insert(0);
+        if *left > 0 && *mine < i64::from(r.max_per_user) {
+            *left -= 1;
             *mine += 1;
+            *taken.entry(prize).or_default() += 1;
             won[i] = Some(prize);
         }
     }
-    Ok(won)
+    (won, taken)
 }
 
 /// A draw row as an INSERT ... RETURNING gives it back.
@@ -256,7 +200,7 @@ struct Inserted {
 /// The id each draw of `batch` got, in the batch's order, from an INSERT ... RETURNING
 /// (whose rows come back in no promised order).
 fn ids_in_order(batch: &[DrawRequest], inserted: Vec<Inserted>) -> QueryResult<Vec<i64>> {
-    let by_key: std::collections::HashMap<(i64, i64, String), i64> = inserted
+    let by_key: HashMap<(i64, i64, String), i64> = inserted
         .into_iter()
         .map(|d| ((d.quiz_id, d.user_id, d.idempotency_key), d.id))
         .collect();
@@ -280,70 +224,162 @@ fn drawn(r: &DrawRequest, id: i64, won: Option<i64>) -> Recorded {
     })
 }
 
-/// SQLite: the batch's draws in one INSERT (rows passed as one JSON array, times in
-/// diesel's own text format), then the few wins.
-fn insert_draws_together(
-    conn: &mut DbConn,
-    batch: &[DrawRequest],
-    won: &[Option<i64>],
-) -> QueryResult<Vec<Recorded>> {
-    type Row<'a> = (i64, i64, &'a str, Option<i64>, Option<i64>, String);
-    let rows: Vec<Row> = batch
-        .iter()
-        .zip(won)
-        .map(|(r, won)| {
-            let at = r.now.format("%F %T%.f").to_string();
-            (r.quiz, r.user, r.key.as_str(), r.picked, *won, at)
-        })
-        .collect();
-    let inserted = diesel::sql_query(
-        "INSERT INTO draws (quiz_id, user_id, idempotency_key, picked_prize_id, prize_id, created_at) \
+#[derive(QueryableByName)]
+struct Stock {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    remaining: i64,
+}
+
+#[derive(QueryableByName)]
+struct Held {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    prize_id: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    user_id: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+// SQLite's batch statements: each takes its rows as one JSON array (see `JsonBatch`), so
+// it is prepared once per connection whatever the batch's size. Times go in as text in
+// diesel's own SQLite format (`%F %T%.f`), as diesel writes them.
+
+/// `[[quiz, member, draws], ...]`; a member short of chances leaves the row alone.
+struct SpendChances;
+impl FixedSql for SpendChances {
+    const SQL: &'static str = "UPDATE draw_chances AS d SET used = d.used + v.n \
+         FROM (SELECT value ->> 0 AS quiz_id, value ->> 1 AS user_id, value ->> 2 AS n \
+               FROM json_each(?)) AS v \
+         WHERE d.quiz_id = v.quiz_id AND d.user_id = v.user_id AND d.used + v.n <= d.granted";
+}
+
+/// `[prize, ...]`
+struct PrizeStock;
+impl FixedSql for PrizeStock {
+    const SQL: &'static str = "SELECT id, remaining FROM prizes \
+         WHERE id IN (SELECT value FROM json_each(?))";
+}
+
+/// `[[prize, member], ...]`
+struct HeldWins;
+impl FixedSql for HeldWins {
+    const SQL: &'static str = "SELECT prize_id, user_id, count(*) AS n FROM prize_wins \
+         WHERE (prize_id, user_id) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?)) \
+         GROUP BY prize_id, user_id";
+}
+
+/// `[[prize, units], ...]`; a prize with fewer units left is left alone.
+struct TakeStock;
+impl FixedSql for TakeStock {
+    const SQL: &'static str = "UPDATE prizes AS p SET remaining = p.remaining - v.n \
+         FROM (SELECT value ->> 0 AS id, value ->> 1 AS n FROM json_each(?)) AS v \
+         WHERE p.id = v.id AND p.remaining >= v.n";
+}
+
+/// `[[quiz, member, key, picked, won, created_at], ...]`
+struct InsertDraws;
+impl FixedSql for InsertDraws {
+    const SQL: &'static str = "INSERT INTO draws \
+         (quiz_id, user_id, idempotency_key, picked_prize_id, prize_id, created_at) \
          SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 \
          FROM json_each(?) \
-         RETURNING id, quiz_id, user_id, idempotency_key",
-    )
-    .bind::<diesel::sql_types::Text, _>(json_param(&rows)?)
-    .load::<Inserted>(conn)?;
+         RETURNING id, quiz_id, user_id, idempotency_key";
+}
+
+/// `[[draw, quiz, prize, member, code, won_at], ...]`
+struct InsertWins;
+impl FixedSql for InsertWins {
+    const SQL: &'static str = "INSERT INTO prize_wins \
+         (draw_id, quiz_id, prize_id, user_id, redemption_code, won_at) \
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 \
+         FROM json_each(?)";
+}
+
+/// [`record_batch`] on SQLite. One writer at a time, so the batch's statements are the
+/// commit's cost: chances, stock, draws and wins go in one statement each.
+fn record_batch_sqlite(
+    conn: &mut diesel::SqliteConnection,
+    batch: &[DrawRequest],
+) -> QueryResult<Option<Vec<Recorded>>> {
+    let mut wanted: BTreeMap<(i64, i64), i64> = BTreeMap::new();
+    for r in batch {
+        *wanted.entry((r.quiz, r.user)).or_default() += 1;
+    }
+    let rows: Vec<(i64, i64, i64)> = wanted.iter().map(|(&(q, u), &n)| (q, u, n)).collect();
+    if JsonBatch::<SpendChances>::new(&rows)?.execute(conn)? != rows.len() {
+        return Ok(None);
+    }
+
+    let candidates = prize_candidates(batch);
+    let mut won = vec![None; batch.len()];
+    if !candidates.is_empty() {
+        let mut prize_ids: Vec<i64> = candidates.iter().filter_map(|&i| batch[i].picked).collect();
+        prize_ids.dedup();
+        let pairs: Vec<(i64, i64)> = candidates
+            .iter()
+            .filter_map(|&i| batch[i].picked.map(|p| (p, batch[i].user)))
+            .collect();
+        let stock: Vec<Stock> = JsonBatch::<PrizeStock>::new(&prize_ids)?.load(conn)?;
+        let held: Vec<Held> = JsonBatch::<HeldWins>::new(&pairs)?.load(conn)?;
+        let (allocated, taken) = allocate(
+            batch,
+            &candidates,
+            stock.into_iter().map(|s| (s.id, s.remaining)).collect(),
+            held.into_iter()
+                .map(|h| ((h.prize_id, h.user_id), h.n))
+                .collect(),
+        );
+        let taken: Vec<(i64, i64)> = taken.into_iter().collect();
+        // Read in this write transaction, so it holds; checked all the same.
+        if !taken.is_empty() && JsonBatch::<TakeStock>::new(&taken)?.execute(conn)? != taken.len() {
+            return Err(diesel::result::Error::RollbackTransaction);
+        }
+        won = allocated;
+    }
+
+    type DrawRow<'a> = (i64, i64, &'a str, Option<i64>, Option<i64>, String);
+    let rows: Vec<DrawRow> = batch
+        .iter()
+        .zip(&won)
+        .map(|(r, won)| {
+            (
+                r.quiz,
+                r.user,
+                r.key.as_str(),
+                r.picked,
+                *won,
+                sqlite_time(r.now),
+            )
+        })
+        .collect();
+    let inserted: Vec<Inserted> = JsonBatch::<InsertDraws>::new(&rows)?.load(conn)?;
     let mut out = Vec::with_capacity(batch.len());
-    for ((r, won), id) in batch.iter().zip(won).zip(ids_in_order(batch, inserted)?) {
+    type WinRow<'a> = (i64, i64, i64, i64, &'a str, String);
+    let mut wins: Vec<WinRow> = Vec::new();
+    for ((r, won), id) in batch.iter().zip(&won).zip(ids_in_order(batch, inserted)?) {
         if let Some(prize) = *won {
-            insert_win(conn, id, r, prize)?;
+            wins.push((
+                id,
+                r.quiz,
+                prize,
+                r.user,
+                r.code.as_str(),
+                sqlite_time(r.now),
+            ));
         }
         out.push(drawn(r, id, *won));
     }
-    Ok(out)
-}
-
-fn insert_draw(conn: &mut DbConn, r: &DrawRequest, won: Option<i64>) -> QueryResult<Recorded> {
-    let id: i64 = diesel::insert_into(draws::table)
-        .values((
-            draws::quiz_id.eq(r.quiz),
-            draws::user_id.eq(r.user),
-            draws::idempotency_key.eq(&r.key),
-            draws::picked_prize_id.eq(r.picked),
-            draws::prize_id.eq(won),
-            draws::created_at.eq(r.now),
-        ))
-        .returning(draws::id)
-        .get_result(conn)?;
-    if let Some(prize) = won {
-        insert_win(conn, id, r, prize)?;
+    if !wins.is_empty() {
+        JsonBatch::<InsertWins>::new(&wins)?.execute(conn)?;
     }
-    Ok(drawn(r, id, won))
+    Ok(Some(out))
 }
 
-fn insert_win(conn: &mut DbConn, draw: i64, r: &DrawRequest, prize: i64) -> QueryResult<()> {
-    diesel::insert_into(prize_wins::table)
-        .values((
-            prize_wins::draw_id.eq(draw),
-            prize_wins::quiz_id.eq(r.quiz),
-            prize_wins::prize_id.eq(prize),
-            prize_wins::user_id.eq(r.user),
-            prize_wins::redemption_code.eq(&r.code),
-            prize_wins::won_at.eq(r.now),
-        ))
-        .execute(conn)?;
-    Ok(())
+/// A timestamp as diesel stores it in SQLite.
+fn sqlite_time(t: NaiveDateTime) -> String {
+    t.format("%F %T%.f").to_string()
 }
 
 /// What the gate needs of a member: (granted, used, wins per prize).
@@ -516,33 +552,14 @@ pub fn winners(conn: &mut DbConn, quiz: i64) -> QueryResult<Vec<(Win, String, Op
         .load(conn)
 }
 
-/// [`record_batch`] on Postgres in a handful of set-based statements whatever the batch
-/// size, where one statement per draw would make round trips the limit. Same guards, same
-/// lock order (chances rows by member, then prize rows by id, each `FOR UPDATE` in order).
-pub fn record_batch_pg(
+/// [`record_batch`] on Postgres, where one statement per draw would make round trips the
+/// limit. Lock order: chances rows by member, then prize rows by id, each `FOR UPDATE` in
+/// order, so concurrent batches never deadlock.
+fn record_batch_pg(
     conn: &mut diesel::pg::PgConnection,
     batch: &[DrawRequest],
 ) -> QueryResult<Option<Vec<Recorded>>> {
-    use std::collections::{BTreeMap, HashMap};
-
     use diesel::sql_types::{Array, BigInt, Integer, Nullable, Timestamp};
-
-    #[derive(QueryableByName)]
-    struct Stock {
-        #[diesel(sql_type = BigInt)]
-        id: i64,
-        #[diesel(sql_type = Integer)]
-        remaining: i32,
-    }
-    #[derive(QueryableByName)]
-    struct Held {
-        #[diesel(sql_type = BigInt)]
-        prize_id: i64,
-        #[diesel(sql_type = BigInt)]
-        user_id: i64,
-        #[diesel(sql_type = BigInt)]
-        n: i64,
-    }
 
     // Chances, per campaign: lock the members' rows in order, then spend in one UPDATE.
     let mut wanted: BTreeMap<i64, BTreeMap<i64, i32>> = BTreeMap::new();
@@ -574,55 +591,43 @@ pub fn record_batch_pg(
     }
 
     // Prizes: lock the picked prizes' rows in id order, read the members' wins, allocate.
-    let mut candidates: Vec<usize> = (0..batch.len())
-        .filter(|&i| batch[i].gate_won && batch[i].picked.is_some())
-        .collect();
-    candidates.sort_by_key(|&i| (batch[i].picked, i));
+    let candidates = prize_candidates(batch);
     let mut won: Vec<Option<i64>> = vec![None; batch.len()];
     if !candidates.is_empty() {
         let mut prize_ids: Vec<i64> = candidates.iter().filter_map(|&i| batch[i].picked).collect();
         prize_ids.dedup();
         let members: Vec<i64> = candidates.iter().map(|&i| batch[i].user).collect();
-        let mut stock: HashMap<i64, i32> = diesel::sql_query(
-            "SELECT id, remaining FROM prizes WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+        let stock: Vec<Stock> = diesel::sql_query(
+            "SELECT id, remaining::bigint AS remaining FROM prizes WHERE id = ANY($1) \
+             ORDER BY id FOR UPDATE",
         )
         .bind::<Array<BigInt>, _>(&prize_ids)
-        .load::<Stock>(conn)?
-        .into_iter()
-        .map(|s| (s.id, s.remaining))
-        .collect();
-        let mut held: HashMap<(i64, i64), i64> = diesel::sql_query(
+        .load(conn)?;
+        let held: Vec<Held> = diesel::sql_query(
             "SELECT prize_id, user_id, count(*) AS n FROM prize_wins \
              WHERE prize_id = ANY($1) AND user_id = ANY($2) GROUP BY prize_id, user_id",
         )
         .bind::<Array<BigInt>, _>(&prize_ids)
         .bind::<Array<BigInt>, _>(&members)
-        .load::<Held>(conn)?
-        .into_iter()
-        .map(|h| ((h.prize_id, h.user_id), h.n))
-        .collect();
-        let mut taken: BTreeMap<i64, i32> = BTreeMap::new();
-        for i in candidates {
-            let r = &batch[i];
-            let Some(prize) = r.picked else { continue };
-            let left = stock.entry(prize).or_insert(0);
-            let mine = held.entry((prize, r.user)).or_insert(0);
-            if *left > 0 && *mine < i64::from(r.max_per_user) {
-                *left -= 1;
-                *mine += 1;
-                *taken.entry(prize).or_default() += 1;
-                won[i] = Some(prize);
-            }
-        }
+        .load(conn)?;
+        let (allocated, taken) = allocate(
+            batch,
+            &candidates,
+            stock.into_iter().map(|s| (s.id, s.remaining)).collect(),
+            held.into_iter()
+                .map(|h| ((h.prize_id, h.user_id), h.n))
+                .collect(),
+        );
+        won = allocated;
         if !taken.is_empty() {
             let ids: Vec<i64> = taken.keys().copied().collect();
-            let counts: Vec<i32> = taken.values().copied().collect();
+            let counts: Vec<i64> = taken.values().copied().collect();
             diesel::sql_query(
                 "UPDATE prizes AS p SET remaining = p.remaining - v.n \
-                 FROM unnest($1::bigint[], $2::int[]) AS v(id, n) WHERE p.id = v.id",
+                 FROM unnest($1::bigint[], $2::bigint[]) AS v(id, n) WHERE p.id = v.id",
             )
             .bind::<Array<BigInt>, _>(&ids)
-            .bind::<Array<Integer>, _>(&counts)
+            .bind::<Array<BigInt>, _>(&counts)
             .execute(conn)?;
         }
     }
@@ -662,4 +667,75 @@ pub fn record_batch_pg(
         .execute(conn)?;
     }
     Ok(Some(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draw(user: i64, picked: Option<i64>, gate_won: bool, cap: i32) -> DrawRequest {
+        DrawRequest {
+            quiz: 1,
+            user,
+            key: format!("k{user}"),
+            picked,
+            gate_won,
+            max_per_user: cap,
+            code: String::new(),
+            now: NaiveDateTime::default(),
+        }
+    }
+
+    #[test]
+    fn allocation_takes_stock_in_arrival_order_within_each_prize() {
+        let batch = [
+            draw(1, Some(20), true, 5),
+            draw(2, Some(10), true, 5),
+            draw(3, Some(20), true, 5),
+            draw(4, Some(20), true, 5),
+            draw(5, None, false, 1),
+            draw(6, Some(10), false, 5),
+        ];
+        let candidates = prize_candidates(&batch);
+        assert_eq!(
+            candidates,
+            vec![1, 0, 2, 3],
+            "by prize, then arrival; gate losers out"
+        );
+        let stock = HashMap::from([(10, 1), (20, 2)]);
+        let (won, taken) = allocate(&batch, &candidates, stock, HashMap::new());
+        assert_eq!(won, vec![Some(20), Some(10), Some(20), None, None, None]);
+        assert_eq!(taken, BTreeMap::from([(10, 1), (20, 2)]));
+    }
+
+    #[test]
+    fn allocation_keeps_each_member_under_the_cap_counting_the_batch() {
+        let batch = [
+            draw(1, Some(10), true, 2),
+            draw(1, Some(10), true, 2),
+            draw(2, Some(10), true, 1),
+            draw(3, Some(10), true, 1),
+        ];
+        let candidates = prize_candidates(&batch);
+        let stock = HashMap::from([(10, 100)]);
+        // Member 1 already holds one; member 2 holds one and is at the cap.
+        let held = HashMap::from([((10, 1), 1), ((10, 2), 1)]);
+        let (won, taken) = allocate(&batch, &candidates, stock, held);
+        assert_eq!(won, vec![Some(10), None, None, Some(10)]);
+        assert_eq!(taken, BTreeMap::from([(10, 2)]));
+    }
+
+    #[test]
+    fn allocation_gives_nothing_from_an_unknown_or_empty_prize() {
+        let batch = [draw(1, Some(10), true, 1), draw(2, Some(30), true, 1)];
+        let candidates = prize_candidates(&batch);
+        let (won, taken) = allocate(
+            &batch,
+            &candidates,
+            HashMap::from([(10, 0)]),
+            HashMap::new(),
+        );
+        assert_eq!(won, vec![None, None]);
+        assert!(taken.is_empty());
+    }
 }
