@@ -82,15 +82,21 @@ impl DatabaseUrl {
             DatabaseUrl::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(path)?;
                 // Per connection: SQLite forgets these when a connection closes.
-                // temp_store: a statement that changes many rows inside a transaction keeps
-                // a statement journal, which otherwise spills to a temp file (open, write,
-                // unlink) once it passes 64 KiB: every draw batch did. wal_autocheckpoint:
-                // the server checkpoints in the background (`checkpoint_every`); a writer
-                // checkpoints itself only if the WAL still reaches this many pages.
+                // temp_store: temporary structures stay in memory. A statement that changes
+                // many rows inside a transaction keeps a statement journal, which otherwise
+                // spilled to a temp file (open, write, unlink) past 64 KiB: every draw
+                // batch did. Sorts of large exports now use memory too (megabytes at most
+                // at a union's sizes). wal_autocheckpoint: the server checkpoints in the
+                // background (`checkpoint_every`); a writer checkpoints itself only if the
+                // WAL still reaches this many pages (the CLI, which runs no checkpointer,
+                // and a checkpointer that fell behind). journal_size_limit: the WAL file
+                // is cut back to this size when it starts over, so a burst does not leave
+                // it at its largest for good.
                 conn.batch_execute(&format!(
                     "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
                      PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY; \
-                     PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES};"
+                     PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES}; \
+                     PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES};"
                 ))
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
                 Ok(DbConn::Sqlite(conn))
@@ -102,6 +108,8 @@ impl DatabaseUrl {
 /// WAL pages after which a committing writer checkpoints by itself (SQLite's default is
 /// 1,000). In the server the background checkpointer keeps the WAL far below this.
 const WRITER_CHECKPOINT_PAGES: u32 = 10_000;
+/// The size SQLite cuts the WAL file back to when it starts over.
+const WAL_SIZE_LIMIT_BYTES: u64 = 16 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -149,6 +157,7 @@ impl r2d2::ManageConnection for Manager {
 #[derive(Clone)]
 pub struct Db {
     pool: r2d2::Pool<Manager>,
+    url: DatabaseUrl,
     backend: Backend,
 }
 
@@ -183,8 +192,9 @@ impl Db {
             .test_on_check_out(false)
             .build(Manager { url: url.clone() })?;
         Ok(Db {
-            pool,
             backend: url.backend(),
+            pool,
+            url,
         })
     }
 
@@ -342,9 +352,14 @@ impl<S: FixedSql> QueryId for JsonBatch<S> {
 
 impl<S: FixedSql> QueryFragment<diesel::sqlite::Sqlite> for JsonBatch<S> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, diesel::sqlite::Sqlite>) -> QueryResult<()> {
-        let (before, after) = S::SQL.split_once('?').ok_or_else(|| {
-            diesel::result::Error::QueryBuilderError("a JsonBatch statement needs one `?`".into())
-        })?;
+        let (before, after) = S::SQL
+            .split_once('?')
+            .filter(|(_, after)| !after.contains('?'))
+            .ok_or_else(|| {
+                diesel::result::Error::QueryBuilderError(
+                    "a JsonBatch statement needs exactly one `?`".into(),
+                )
+            })?;
         out.push_sql(before);
         out.push_bind_param::<diesel::sql_types::Text, _>(&self.json)?;
         out.push_sql(after);
@@ -384,38 +399,56 @@ pub fn checkpoint(conn: &mut DbConn) -> QueryResult<Option<Checkpoint>> {
     )
 }
 
-/// How often the server checkpoints SQLite's WAL (a checkpoint with nothing to copy only
-/// reads the WAL index).
+/// How often the server checkpoints SQLite's WAL while it is being written to; when a
+/// checkpoint finds nothing new it waits `CHECKPOINT_IDLE` before looking again.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+const CHECKPOINT_IDLE: Duration = Duration::from_millis(500);
 
 /// The server's SQLite checkpointer. Left to itself, SQLite checkpoints inside whichever
 /// commit brings the WAL to 1,000 pages: that commit then writes the pages back and waits
 /// for two fsyncs while every draw queued behind the one writer waits with it (a fifth of
 /// the machine sat idle in draw load tests). Here the copying and the fsyncs happen beside
-/// the writers, which go on appending to the WAL meanwhile.
+/// the writers, which go on appending to the WAL meanwhile, on a connection of its own (so
+/// it never waits for, or holds, one of the pool's). Ends with the runtime.
 pub async fn checkpoint_every(db: Db, every: Duration) {
     if db.backend() != Backend::Sqlite {
         return;
     }
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let done = db
-            .run(|c| -> Result<_, CheckpointError> { Ok(checkpoint(c)?) })
-            .await;
-        if let Err(err) = done {
-            tracing::warn!(error = %err, "SQLite WAL checkpoint failed");
+    let url = db.url.clone();
+    let opened = tokio::task::spawn_blocking(move || url.connect()).await;
+    let conn = match opened {
+        Ok(Ok(conn)) => std::sync::Arc::new(std::sync::Mutex::new(conn)),
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "no SQLite connection for the WAL checkpointer; writers checkpoint themselves");
+            return;
         }
+        Err(_) => return,
+    };
+    let mut last = None;
+    loop {
+        let conn = conn.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            checkpoint(
+                &mut conn
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            )
+        })
+        .await;
+        let pause = match done {
+            Ok(Ok(Some(now))) if Some(now) == last => CHECKPOINT_IDLE,
+            Ok(Ok(now)) => {
+                last = now;
+                every
+            }
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "SQLite WAL checkpoint failed");
+                CHECKPOINT_IDLE
+            }
+            Err(_) => return,
+        };
+        tokio::time::sleep(pause).await;
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-enum CheckpointError {
-    #[error(transparent)]
-    Db(#[from] DbError),
-    #[error(transparent)]
-    Query(#[from] diesel::result::Error),
 }
 
 /// Is this diesel error a unique-constraint violation (on either backend)?

@@ -133,8 +133,10 @@ pub fn record(conn: &mut DbConn, r: &DrawRequest) -> QueryResult<Recorded> {
     })
 }
 
-/// Records a batch of draws in the caller's transaction with the same guards as
-/// [`record`], in a handful of set-based statements whatever the batch's size. It skips
+/// Records a batch of draws in the caller's write transaction (`db::write_tx`: on SQLite
+/// its `BEGIN IMMEDIATE` is what makes reading stock and wins, then writing them, exact)
+/// with the same guards as [`record`], in a handful of set-based statements whatever the
+/// batch's size. It skips
 /// the key look-up: a repeated key makes the unique index fail the batch, which the caller
 /// then retries draw by draw with [`record`]. None (nothing kept) when SQL refuses a chance
 /// the hot store had granted, for the same careful retry.
@@ -723,6 +725,20 @@ mod tests {
         let (won, taken) = allocate(&batch, &candidates, stock, held);
         assert_eq!(won, vec![Some(10), None, None, Some(10)]);
         assert_eq!(taken, BTreeMap::from([(10, 2)]));
+    }
+
+    #[test]
+    fn each_sqlite_batch_statement_binds_its_json_once() {
+        for sql in [
+            SpendChances::SQL,
+            PrizeStock::SQL,
+            HeldWins::SQL,
+            TakeStock::SQL,
+            InsertDraws::SQL,
+            InsertWins::SQL,
+        ] {
+            assert_eq!(sql.matches('?').count(), 1, "{sql}");
+        }
     }
 
     #[test]
