@@ -160,15 +160,27 @@ fn prize_candidates(batch: &[DrawRequest]) -> Vec<usize> {
     candidates
 }
 
-/// SQL's own allocation: a candidate wins while its prize has stock left and the member is
-/// under the prize's cap, counting the batch's earlier wins. Gives the prize won by each
-/// draw and the units taken per prize.
+/// The prizes the candidates picked, each once, in id order.
+fn picked_prizes(batch: &[DrawRequest], candidates: &[usize]) -> Vec<i64> {
+    let mut ids: Vec<i64> = candidates.iter().filter_map(|&i| batch[i].picked).collect();
+    ids.dedup();
+    ids
+}
+
+/// SQL's own allocation from the prizes' stock and the wins the members hold: a candidate
+/// wins while its prize has stock left and the member is under the prize's cap, counting
+/// the batch's earlier wins. Gives the prize won by each draw and the units taken per prize.
 fn allocate(
     batch: &[DrawRequest],
     candidates: &[usize],
-    mut stock: HashMap<i64, i64>,
-    mut held: HashMap<(i64, i64), i64>,
+    stock: Vec<Stock>,
+    held: Vec<Held>,
 ) -> (Vec<Option<i64>>, BTreeMap<i64, i64>) {
+    let mut stock: HashMap<i64, i64> = stock.into_iter().map(|s| (s.id, s.remaining)).collect();
+    let mut held: HashMap<(i64, i64), i64> = held
+        .into_iter()
+        .map(|h| ((h.prize_id, h.user_id), h.n))
+        .collect();
     let mut won: Vec<Option<i64>> = vec![None; batch.len()];
     let mut taken: BTreeMap<i64, i64> = BTreeMap::new();
     for &i in candidates {
@@ -317,22 +329,14 @@ fn record_batch_sqlite(
     let candidates = prize_candidates(batch);
     let mut won = vec![None; batch.len()];
     if !candidates.is_empty() {
-        let mut prize_ids: Vec<i64> = candidates.iter().filter_map(|&i| batch[i].picked).collect();
-        prize_ids.dedup();
+        let prize_ids = picked_prizes(batch, &candidates);
         let pairs: Vec<(i64, i64)> = candidates
             .iter()
             .filter_map(|&i| batch[i].picked.map(|p| (p, batch[i].user)))
             .collect();
         let stock: Vec<Stock> = JsonBatch::<PrizeStock>::new(&prize_ids)?.load(conn)?;
         let held: Vec<Held> = JsonBatch::<HeldWins>::new(&pairs)?.load(conn)?;
-        let (allocated, taken) = allocate(
-            batch,
-            &candidates,
-            stock.into_iter().map(|s| (s.id, s.remaining)).collect(),
-            held.into_iter()
-                .map(|h| ((h.prize_id, h.user_id), h.n))
-                .collect(),
-        );
+        let (allocated, taken) = allocate(batch, &candidates, stock, held);
         let taken: Vec<(i64, i64)> = taken.into_iter().collect();
         // Read in this write transaction, so it holds; checked all the same.
         if !taken.is_empty() && JsonBatch::<TakeStock>::new(&taken)?.execute(conn)? != taken.len() {
@@ -596,8 +600,7 @@ fn record_batch_pg(
     let candidates = prize_candidates(batch);
     let mut won: Vec<Option<i64>> = vec![None; batch.len()];
     if !candidates.is_empty() {
-        let mut prize_ids: Vec<i64> = candidates.iter().filter_map(|&i| batch[i].picked).collect();
-        prize_ids.dedup();
+        let prize_ids = picked_prizes(batch, &candidates);
         let members: Vec<i64> = candidates.iter().map(|&i| batch[i].user).collect();
         let stock: Vec<Stock> = diesel::sql_query(
             "SELECT id, remaining::bigint AS remaining FROM prizes WHERE id = ANY($1) \
@@ -612,14 +615,7 @@ fn record_batch_pg(
         .bind::<Array<BigInt>, _>(&prize_ids)
         .bind::<Array<BigInt>, _>(&members)
         .load(conn)?;
-        let (allocated, taken) = allocate(
-            batch,
-            &candidates,
-            stock.into_iter().map(|s| (s.id, s.remaining)).collect(),
-            held.into_iter()
-                .map(|h| ((h.prize_id, h.user_id), h.n))
-                .collect(),
-        );
+        let (allocated, taken) = allocate(batch, &candidates, stock, held);
         won = allocated;
         if !taken.is_empty() {
             let ids: Vec<i64> = taken.keys().copied().collect();
@@ -688,6 +684,10 @@ mod tests {
         }
     }
 
+    fn stock(id: i64, remaining: i64) -> Stock {
+        Stock { id, remaining }
+    }
+
     #[test]
     fn allocation_takes_stock_in_arrival_order_within_each_prize() {
         let batch = [
@@ -704,8 +704,8 @@ mod tests {
             vec![1, 0, 2, 3],
             "by prize, then arrival; gate losers out"
         );
-        let stock = HashMap::from([(10, 1), (20, 2)]);
-        let (won, taken) = allocate(&batch, &candidates, stock, HashMap::new());
+        let left = vec![stock(10, 1), stock(20, 2)];
+        let (won, taken) = allocate(&batch, &candidates, left, Vec::new());
         assert_eq!(won, vec![Some(20), Some(10), Some(20), None, None, None]);
         assert_eq!(taken, BTreeMap::from([(10, 1), (20, 2)]));
     }
@@ -719,10 +719,20 @@ mod tests {
             draw(3, Some(10), true, 1),
         ];
         let candidates = prize_candidates(&batch);
-        let stock = HashMap::from([(10, 100)]);
         // Member 1 already holds one; member 2 holds one and is at the cap.
-        let held = HashMap::from([((10, 1), 1), ((10, 2), 1)]);
-        let (won, taken) = allocate(&batch, &candidates, stock, held);
+        let held = vec![
+            Held {
+                prize_id: 10,
+                user_id: 1,
+                n: 1,
+            },
+            Held {
+                prize_id: 10,
+                user_id: 2,
+                n: 1,
+            },
+        ];
+        let (won, taken) = allocate(&batch, &candidates, vec![stock(10, 100)], held);
         assert_eq!(won, vec![Some(10), None, None, Some(10)]);
         assert_eq!(taken, BTreeMap::from([(10, 2)]));
     }
@@ -745,12 +755,7 @@ mod tests {
     fn allocation_gives_nothing_from_an_unknown_or_empty_prize() {
         let batch = [draw(1, Some(10), true, 1), draw(2, Some(30), true, 1)];
         let candidates = prize_candidates(&batch);
-        let (won, taken) = allocate(
-            &batch,
-            &candidates,
-            HashMap::from([(10, 0)]),
-            HashMap::new(),
-        );
+        let (won, taken) = allocate(&batch, &candidates, vec![stock(10, 0)], Vec::new());
         assert_eq!(won, vec![None, None]);
         assert!(taken.is_empty());
     }
