@@ -251,6 +251,12 @@ mod tests {
     }
 }
 
+/// The radius of the sphere [`Coord::distance_m`] measures on.
+pub const EARTH_RADIUS_M: f64 = 6_371_008.8;
+
+/// Metres per degree of latitude on that sphere.
+pub const M_PER_DEG: f64 = EARTH_RADIUS_M * std::f64::consts::PI / 180.0;
+
 /// A point in GCJ-02 (the datum of Chinese maps), the only datum the API answers in.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Coord {
@@ -299,12 +305,11 @@ impl Coord {
 
     /// Great-circle distance in metres (haversine; exact enough at city scale).
     pub fn distance_m(&self, other: &Coord) -> f64 {
-        let r = 6_371_008.8_f64;
         let (p1, p2) = (self.lat.to_radians(), other.lat.to_radians());
         let dp = p2 - p1;
         let dl = (other.lng - self.lng).to_radians();
         let h = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
-        2.0 * r * h.sqrt().asin()
+        2.0 * EARTH_RADIUS_M * h.sqrt().asin()
     }
 }
 

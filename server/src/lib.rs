@@ -220,6 +220,7 @@ impl AppState {
         let sms = SmsSender::from_config(&config, http);
         let metrics = Arc::new(Metrics::new());
         let draws = draws::DrawEngine::start(db.clone(), &metrics);
+        let station_rows = Arc::new(stations::rows::Rows::new(&metrics));
         Ok(AppState {
             keys,
             config: Arc::new(config),
@@ -233,7 +234,7 @@ impl AppState {
             metrics,
             draws,
             geo,
-            station_rows: Arc::new(stations::rows::Rows::new()),
+            station_rows,
         })
     }
 }

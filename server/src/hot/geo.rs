@@ -21,7 +21,7 @@ use redis::{Script, cmd};
 
 use super::redis::on;
 use super::{HotError, Keys};
-use crate::domain::Coord;
+use crate::domain::{Coord, EARTH_RADIUS_M, M_PER_DEG};
 
 /// How far an index's distance may be from [`Coord::distance_m`] (Redis: 52-bit geohashes).
 pub const DISTANCE_SLACK_M: f64 = 2.0;
@@ -54,9 +54,6 @@ pub struct Found {
     pub stamp: Stamp,
     pub near: Vec<Near>,
 }
-
-/// Metres per degree of latitude on the sphere of [`Coord::distance_m`].
-const M_PER_DEG: f64 = 6_371_008.8 * std::f64::consts::PI / 180.0;
 
 #[async_trait::async_trait]
 pub trait GeoIndex: Send + Sync + 'static {
@@ -361,7 +358,7 @@ pub fn widest_radius_within(limit_m: f64) -> f64 {
 }
 
 /// Redis's distances on our sphere.
-const FROM_REDIS: f64 = 6_371_008.8 / 6_372_797.560_856;
+const FROM_REDIS: f64 = EARTH_RADIUS_M / 6_372_797.560_856;
 
 /// One more version; each id of ARGV enters the change log under it.
 static TOUCH: LazyLock<Script> = LazyLock::new(|| {

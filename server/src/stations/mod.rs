@@ -2,6 +2,7 @@
 //! by CSV); riders find the nearest open one with what they need, check in within 300 m,
 //! rate it and report problems, which show on the station until an admin resolves them.
 
+mod density;
 mod handlers;
 pub mod nearby;
 pub mod rows;

@@ -58,6 +58,15 @@ fn rings(radius_m: f64) -> Vec<f64> {
 pub async fn search(state: &AppState, c: Criteria) -> ApiResult<Vec<Hit>> {
     let now = state.clock.now();
     for ring in rings(c.radius_m) {
+        // A ring with fewer stations than asked for cannot answer: ask a wider one.
+        if ring < c.radius_m
+            && state
+                .station_rows
+                .at_most_within(c.center, ring)
+                .is_some_and(|n| n < c.limit)
+        {
+            continue;
+        }
         // The nearest few first (a dense city has hundreds in a ring, and Redis would send
         // them all): a few more than asked for (inactive stations the index still holds
         // until the next sync, the index's slack), twice as many with filters; four times
@@ -180,6 +189,7 @@ fn pick<'a>(
 
 /// Ids the index holds within `radius_m`, rebuilding it first when it was lost.
 async fn within(state: &AppState, center: Coord, radius_m: f64, count: usize) -> ApiResult<Found> {
+    state.station_rows.index_searches.inc();
     if let Some(found) = state.geo.within(center, radius_m, count).await? {
         return Ok(found);
     }

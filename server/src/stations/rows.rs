@@ -15,13 +15,16 @@ use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use chrono_tz::Tz;
+use prometheus_client::metrics::counter::Counter;
 
+use super::density::Density;
 use super::rules::Hours;
 use super::store::{self, Station};
 use crate::AppState;
 use crate::domain::Coord;
 use crate::error::ApiResult;
 use crate::hot::Stamp;
+use crate::telemetry::Metrics;
 
 /// A station as searches need it: the row, its hours parsed and its zone looked up once.
 #[derive(Debug)]
@@ -112,6 +115,35 @@ struct Loaded {
     /// None before the first read.
     stamp: Option<Stamp>,
     rows: ById,
+    /// Where the rows are, cell by cell.
+    density: Density,
+}
+
+impl Loaded {
+    fn new(stamp: Option<Stamp>, stations: Vec<Station>) -> Self {
+        let mut loaded = Loaded {
+            stamp,
+            ..Loaded::default()
+        };
+        for s in stations {
+            loaded.insert(s);
+        }
+        loaded
+    }
+
+    fn insert(&mut self, s: Station) {
+        let entry = Entry::new(s);
+        self.density.add(entry.at);
+        if let Some(old) = self.rows.insert(entry.row.station.id, entry) {
+            self.density.remove(old.at);
+        }
+    }
+
+    fn remove(&mut self, id: i64) {
+        if let Some(old) = self.rows.remove(&id) {
+            self.density.remove(old.at);
+        }
+    }
 }
 
 /// Active stations by id. A search looks up every candidate the index proposes, so the
@@ -123,11 +155,21 @@ pub struct Rows {
     loaded: RwLock<Loaded>,
     /// One reader of SQL at a time; the others wait and then find the rows current.
     reading: tokio::sync::Mutex<()>,
+    /// Searches of the index (a nearby request makes one per ring it needs).
+    pub index_searches: Counter,
 }
 
 impl Rows {
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(metrics: &Metrics) -> Self {
+        let rows = Self::default();
+        metrics.with_registry(|r| {
+            r.register(
+                "nearby_index_searches",
+                "Searches of the nearby index (Redis GEO or the in-process grid): one per ring a nearby request needed",
+                rows.index_searches.clone(),
+            );
+        });
+        rows
     }
 
     fn covers(&self, seen: Stamp) -> bool {
@@ -151,6 +193,14 @@ impl Rows {
             .stamp
             .is_some_and(|s| s.covers(seen))
             .then(|| f(&loaded.rows))
+    }
+
+    /// At least as many as the active stations within `radius_m` of `center` (None before
+    /// the first read, or where the grid cannot say).
+    pub fn at_most_within(&self, center: Coord, radius_m: f64) -> Option<usize> {
+        let loaded = self.read();
+        loaded.stamp?;
+        loaded.density.at_most_within(center, radius_m)
     }
 
     /// Every active station's position as the rows hold it.
@@ -189,10 +239,10 @@ impl Rows {
                 continue;
             }
             for id in ids {
-                loaded.rows.remove(&id);
+                loaded.remove(id);
             }
             for s in fresh.into_iter().filter(|s| s.active) {
-                loaded.rows.insert(s.id, Entry::new(s));
+                loaded.insert(s);
             }
             loaded.stamp = Some(stamp);
             return Ok(());
@@ -210,8 +260,8 @@ impl Rows {
             .db
             .run(|c| -> ApiResult<_> { Ok(store::active_stations(c)?) })
             .await?;
-        let rows = all.into_iter().map(|s| (s.id, Entry::new(s))).collect();
-        *self.write() = Loaded { stamp, rows };
+        let loaded = Loaded::new(stamp, all);
+        *self.write() = loaded;
         Ok(())
     }
 }

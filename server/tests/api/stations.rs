@@ -821,6 +821,32 @@ async fn figures_per_org_subtree() {
     .await;
 }
 
+/// How many times this server has searched its nearby index.
+async fn index_searches(app: &TestApp) -> u64 {
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("huigong_nearby_index_searches_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no index search count in {metrics}"))
+}
+
+/// Far from any other station, a 50 km search goes straight to the whole radius instead of
+/// widening through five rings that cannot hold enough stations.
+#[tokio::test]
+async fn a_sparse_search_asks_the_index_once() {
+    let s = stations().await;
+    let id = s.create(JINDONG, json!(["water"]), json!("24/7")).await["id"].clone();
+    let before = index_searches(&s.app).await;
+    let (lat, lng) = offset(JINDONG, 30_000.0, 0.0);
+    let items = s
+        .nearby(&format!("lat={lat}&lng={lng}&radius_m=50000&limit=5"))
+        .await;
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["station"]["id"], id);
+    assert_eq!(index_searches(&s.app).await - before, 1);
+}
+
 #[tokio::test]
 async fn demo_stations_are_found_near_jindong_and_laoling() {
     let app = TestApp::spawn().await;
