@@ -321,18 +321,20 @@ pub fn per_backend<T>(
     }
 }
 
-/// A SQLite statement with its text fixed at compile time and exactly one `?`, bound to a
-/// JSON array that the statement unpacks with `json_each`: how a batch of rows goes into
-/// one statement. Unlike `sql_query`, which SQLite parses and plans again on every call,
-/// diesel prepares it once per connection and reuses it (cached under the type `S`).
+/// A statement with its text fixed at compile time (one per backend) and exactly one `?`,
+/// bound to a JSON array that the statement unpacks (`json_each` on SQLite,
+/// `json_array_elements` on Postgres): how a batch of rows goes into one statement. Unlike
+/// `sql_query`, which is parsed and planned again on every call, diesel prepares it once
+/// per connection and reuses it (cached under the type `S`).
 pub struct JsonBatch<S> {
     json: String,
     statement: std::marker::PhantomData<S>,
 }
 
-/// Names one [`JsonBatch`] statement and holds its text.
+/// Names one [`JsonBatch`] statement and holds its text for each backend.
 pub trait FixedSql: 'static {
-    const SQL: &'static str;
+    const SQLITE: &'static str;
+    const POSTGRES: &'static str;
 }
 
 impl<S: FixedSql> JsonBatch<S> {
@@ -343,16 +345,15 @@ impl<S: FixedSql> JsonBatch<S> {
             statement: std::marker::PhantomData,
         })
     }
-}
 
-impl<S: FixedSql> QueryId for JsonBatch<S> {
-    type QueryId = S;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl<S: FixedSql> QueryFragment<diesel::sqlite::Sqlite> for JsonBatch<S> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, diesel::sqlite::Sqlite>) -> QueryResult<()> {
-        let (before, after) = S::SQL
+    /// `sql` with the JSON bound where its one `?` stands.
+    fn walk<'b, DB>(&'b self, sql: &'static str, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()>
+    where
+        DB: diesel::backend::Backend,
+        DB: diesel::sql_types::HasSqlType<diesel::sql_types::Text>,
+        String: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+    {
+        let (before, after) = sql
             .split_once('?')
             .filter(|(_, after)| !after.contains('?'))
             .ok_or_else(|| {
@@ -364,6 +365,23 @@ impl<S: FixedSql> QueryFragment<diesel::sqlite::Sqlite> for JsonBatch<S> {
         out.push_bind_param::<diesel::sql_types::Text, _>(&self.json)?;
         out.push_sql(after);
         Ok(())
+    }
+}
+
+impl<S: FixedSql> QueryId for JsonBatch<S> {
+    type QueryId = S;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<S: FixedSql> QueryFragment<diesel::sqlite::Sqlite> for JsonBatch<S> {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, diesel::sqlite::Sqlite>) -> QueryResult<()> {
+        self.walk(S::SQLITE, out)
+    }
+}
+
+impl<S: FixedSql> QueryFragment<diesel::pg::Pg> for JsonBatch<S> {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
+        self.walk(S::POSTGRES, out)
     }
 }
 

@@ -145,8 +145,8 @@ pub fn record_batch(
     batch: &[DrawRequest],
 ) -> QueryResult<Option<Vec<Recorded>>> {
     match conn {
-        DbConn::Pg(pg) => record_batch_pg(pg, batch),
-        DbConn::Sqlite(lite) => record_batch_sqlite(lite, batch),
+        DbConn::Pg(pg) => record_batch_on(pg, batch),
+        DbConn::Sqlite(lite) => record_batch_on(lite, batch),
     }
 }
 
@@ -256,65 +256,155 @@ struct Held {
     n: i64,
 }
 
-// SQLite's batch statements: each takes its rows as one JSON array (see `JsonBatch`), so
-// it is prepared once per connection whatever the batch's size. Times go in as text in
-// diesel's own SQLite format (`%F %T%.f`), as diesel writes them.
+// The batch statements: each takes its rows as one JSON array (see `JsonBatch`), so it is
+// prepared once per connection whatever the batch's size. Times go in as text
+// (`BatchConn::time`).
+
+/// `[[quiz, member, draws], ...]`: takes the members' chance rows in key order (Postgres
+/// only: SQLite's writer holds the whole database already).
+struct LockChances;
+impl FixedSql for LockChances {
+    const SQLITE: &'static str = "SELECT count(*) FROM json_each(?)";
+    const POSTGRES: &'static str = "SELECT d.user_id FROM draw_chances AS d \
+         WHERE (d.quiz_id, d.user_id) IN \
+               (SELECT (e ->> 0)::bigint, (e ->> 1)::bigint FROM json_array_elements(?::json) AS e) \
+         ORDER BY d.quiz_id, d.user_id FOR UPDATE";
+}
 
 /// `[[quiz, member, draws], ...]`; a member short of chances leaves the row alone.
 struct SpendChances;
 impl FixedSql for SpendChances {
-    const SQL: &'static str = "UPDATE draw_chances AS d SET used = d.used + v.n \
+    const SQLITE: &'static str = "UPDATE draw_chances AS d SET used = d.used + v.n \
          FROM (SELECT value ->> 0 AS quiz_id, value ->> 1 AS user_id, value ->> 2 AS n \
                FROM json_each(?)) AS v \
          WHERE d.quiz_id = v.quiz_id AND d.user_id = v.user_id AND d.used + v.n <= d.granted";
+    const POSTGRES: &'static str = "UPDATE draw_chances AS d SET used = d.used + v.n \
+         FROM (SELECT (e ->> 0)::bigint AS quiz_id, (e ->> 1)::bigint AS user_id, (e ->> 2)::int AS n \
+               FROM json_array_elements(?::json) AS e) AS v \
+         WHERE d.quiz_id = v.quiz_id AND d.user_id = v.user_id AND d.used + v.n <= d.granted";
 }
 
-/// `[prize, ...]`
+/// `[prize, ...]`, in id order (Postgres locks the rows in that order).
 struct PrizeStock;
 impl FixedSql for PrizeStock {
-    const SQL: &'static str = "SELECT id, remaining FROM prizes \
+    const SQLITE: &'static str = "SELECT id, remaining FROM prizes \
          WHERE id IN (SELECT value FROM json_each(?))";
+    const POSTGRES: &'static str = "SELECT id, remaining::bigint AS remaining FROM prizes \
+         WHERE id IN (SELECT e::bigint FROM json_array_elements_text(?::json) AS e) \
+         ORDER BY id FOR UPDATE";
 }
 
 /// `[[prize, member], ...]`
 struct HeldWins;
 impl FixedSql for HeldWins {
-    const SQL: &'static str = "SELECT prize_id, user_id, count(*) AS n FROM prize_wins \
+    const SQLITE: &'static str = "SELECT prize_id, user_id, count(*) AS n FROM prize_wins \
          WHERE (prize_id, user_id) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?)) \
+         GROUP BY prize_id, user_id";
+    const POSTGRES: &'static str = "SELECT prize_id, user_id, count(*) AS n FROM prize_wins \
+         WHERE (prize_id, user_id) IN \
+               (SELECT (e ->> 0)::bigint, (e ->> 1)::bigint FROM json_array_elements(?::json) AS e) \
          GROUP BY prize_id, user_id";
 }
 
 /// `[[prize, units], ...]`; a prize with fewer units left is left alone.
 struct TakeStock;
 impl FixedSql for TakeStock {
-    const SQL: &'static str = "UPDATE prizes AS p SET remaining = p.remaining - v.n \
+    const SQLITE: &'static str = "UPDATE prizes AS p SET remaining = p.remaining - v.n \
          FROM (SELECT value ->> 0 AS id, value ->> 1 AS n FROM json_each(?)) AS v \
+         WHERE p.id = v.id AND p.remaining >= v.n";
+    const POSTGRES: &'static str = "UPDATE prizes AS p SET remaining = p.remaining - v.n \
+         FROM (SELECT (e ->> 0)::bigint AS id, (e ->> 1)::int AS n \
+               FROM json_array_elements(?::json) AS e) AS v \
          WHERE p.id = v.id AND p.remaining >= v.n";
 }
 
 /// `[[quiz, member, key, picked, won, created_at], ...]`
 struct InsertDraws;
 impl FixedSql for InsertDraws {
-    const SQL: &'static str = "INSERT INTO draws \
+    const SQLITE: &'static str = "INSERT INTO draws \
          (quiz_id, user_id, idempotency_key, picked_prize_id, prize_id, created_at) \
          SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 \
          FROM json_each(?) \
+         RETURNING id, quiz_id, user_id, idempotency_key";
+    const POSTGRES: &'static str = "INSERT INTO draws \
+         (quiz_id, user_id, idempotency_key, picked_prize_id, prize_id, created_at) \
+         SELECT (e ->> 0)::bigint, (e ->> 1)::bigint, e ->> 2, (e ->> 3)::bigint, \
+                (e ->> 4)::bigint, (e ->> 5)::timestamp \
+         FROM json_array_elements(?::json) AS e \
          RETURNING id, quiz_id, user_id, idempotency_key";
 }
 
 /// `[[draw, quiz, prize, member, code, won_at], ...]`
 struct InsertWins;
 impl FixedSql for InsertWins {
-    const SQL: &'static str = "INSERT INTO prize_wins \
+    const SQLITE: &'static str = "INSERT INTO prize_wins \
          (draw_id, quiz_id, prize_id, user_id, redemption_code, won_at) \
          SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 \
          FROM json_each(?)";
+    const POSTGRES: &'static str = "INSERT INTO prize_wins \
+         (draw_id, quiz_id, prize_id, user_id, redemption_code, won_at) \
+         SELECT (e ->> 0)::bigint, (e ->> 1)::bigint, (e ->> 2)::bigint, (e ->> 3)::bigint, \
+                e ->> 4, (e ->> 5)::timestamp \
+         FROM json_array_elements(?::json) AS e";
 }
 
-/// [`record_batch`] on SQLite. One writer at a time, so the batch's statements are the
-/// commit's cost: chances, stock, draws and wins go in one statement each.
-fn record_batch_sqlite(
-    conn: &mut diesel::SqliteConnection,
+/// The two connections the batch statements run on, each with its own statement texts.
+trait BatchConn {
+    /// Whether concurrent transactions can write (Postgres), so rows are locked in order.
+    const CONCURRENT: bool;
+    /// A timestamp as this backend's statements read it, exactly as diesel would bind it.
+    fn time(t: NaiveDateTime) -> String;
+    fn execute<S: FixedSql>(&mut self, rows: &impl serde::Serialize) -> QueryResult<usize>;
+    fn load<S: FixedSql, T: Row>(&mut self, rows: &impl serde::Serialize) -> QueryResult<Vec<T>>;
+}
+
+/// A row a batch statement reads back, on either backend.
+trait Row: QueryableByName<diesel::sqlite::Sqlite> + QueryableByName<diesel::pg::Pg> + 'static {}
+impl<T> Row for T where
+    T: QueryableByName<diesel::sqlite::Sqlite> + QueryableByName<diesel::pg::Pg> + 'static
+{
+}
+
+impl BatchConn for diesel::SqliteConnection {
+    const CONCURRENT: bool = false;
+
+    /// Diesel's own text format for SQLite.
+    fn time(t: NaiveDateTime) -> String {
+        t.format("%F %T%.f").to_string()
+    }
+
+    fn execute<S: FixedSql>(&mut self, rows: &impl serde::Serialize) -> QueryResult<usize> {
+        JsonBatch::<S>::new(rows)?.execute(self)
+    }
+
+    fn load<S: FixedSql, T: Row>(&mut self, rows: &impl serde::Serialize) -> QueryResult<Vec<T>> {
+        JsonBatch::<S>::new(rows)?.load(self)
+    }
+}
+
+impl BatchConn for diesel::PgConnection {
+    const CONCURRENT: bool = true;
+
+    /// Whole microseconds, cut as diesel cuts them when it binds a timestamp.
+    fn time(t: NaiveDateTime) -> String {
+        t.format("%F %T%.6f").to_string()
+    }
+
+    fn execute<S: FixedSql>(&mut self, rows: &impl serde::Serialize) -> QueryResult<usize> {
+        JsonBatch::<S>::new(rows)?.execute(self)
+    }
+
+    fn load<S: FixedSql, T: Row>(&mut self, rows: &impl serde::Serialize) -> QueryResult<Vec<T>> {
+        JsonBatch::<S>::new(rows)?.load(self)
+    }
+}
+
+/// [`record_batch`] on either backend: chances, stock, draws and wins in one statement
+/// each, prepared once per connection. On Postgres, where committers overlap, rows are
+/// locked in one order (chance rows by quiz and member, then prize rows by id, each
+/// `FOR UPDATE`), so concurrent batches never wait on each other in a circle.
+fn record_batch_on<C: BatchConn>(
+    conn: &mut C,
     batch: &[DrawRequest],
 ) -> QueryResult<Option<Vec<Recorded>>> {
     let mut wanted: BTreeMap<(i64, i64), i64> = BTreeMap::new();
@@ -322,7 +412,10 @@ fn record_batch_sqlite(
         *wanted.entry((r.quiz, r.user)).or_default() += 1;
     }
     let rows: Vec<(i64, i64, i64)> = wanted.iter().map(|(&(q, u), &n)| (q, u, n)).collect();
-    if JsonBatch::<SpendChances>::new(&rows)?.execute(conn)? != rows.len() {
+    if C::CONCURRENT {
+        conn.execute::<LockChances>(&rows)?;
+    }
+    if conn.execute::<SpendChances>(&rows)? != rows.len() {
         return Ok(None);
     }
 
@@ -334,12 +427,13 @@ fn record_batch_sqlite(
             .iter()
             .filter_map(|&i| batch[i].picked.map(|p| (p, batch[i].user)))
             .collect();
-        let stock: Vec<Stock> = JsonBatch::<PrizeStock>::new(&prize_ids)?.load(conn)?;
-        let held: Vec<Held> = JsonBatch::<HeldWins>::new(&pairs)?.load(conn)?;
+        let stock: Vec<Stock> = conn.load::<PrizeStock, _>(&prize_ids)?;
+        let held: Vec<Held> = conn.load::<HeldWins, _>(&pairs)?;
         let (allocated, taken) = allocate(batch, &candidates, stock, held);
         let taken: Vec<(i64, i64)> = taken.into_iter().collect();
-        // Read in this write transaction, so it holds; checked all the same.
-        if !taken.is_empty() && JsonBatch::<TakeStock>::new(&taken)?.execute(conn)? != taken.len() {
+        // Read in this write transaction (and locked, on Postgres), so it holds; checked
+        // all the same.
+        if !taken.is_empty() && conn.execute::<TakeStock>(&taken)? != taken.len() {
             return Err(diesel::result::Error::RollbackTransaction);
         }
         won = allocated;
@@ -356,36 +450,24 @@ fn record_batch_sqlite(
                 r.key.as_str(),
                 r.picked,
                 *won,
-                sqlite_time(r.now),
+                C::time(r.now),
             )
         })
         .collect();
-    let inserted: Vec<Inserted> = JsonBatch::<InsertDraws>::new(&rows)?.load(conn)?;
+    let inserted: Vec<Inserted> = conn.load::<InsertDraws, _>(&rows)?;
     let mut out = Vec::with_capacity(batch.len());
     type WinRow<'a> = (i64, i64, i64, i64, &'a str, String);
     let mut wins: Vec<WinRow> = Vec::new();
     for ((r, won), id) in batch.iter().zip(&won).zip(ids_in_order(batch, inserted)?) {
         if let Some(prize) = *won {
-            wins.push((
-                id,
-                r.quiz,
-                prize,
-                r.user,
-                r.code.as_str(),
-                sqlite_time(r.now),
-            ));
+            wins.push((id, r.quiz, prize, r.user, r.code.as_str(), C::time(r.now)));
         }
         out.push(drawn(r, id, *won));
     }
     if !wins.is_empty() {
-        JsonBatch::<InsertWins>::new(&wins)?.execute(conn)?;
+        conn.execute::<InsertWins>(&wins)?;
     }
     Ok(Some(out))
-}
-
-/// A timestamp as diesel stores it in SQLite.
-fn sqlite_time(t: NaiveDateTime) -> String {
-    t.format("%F %T%.f").to_string()
 }
 
 /// What the gate needs of a member: (granted, used, wins per prize).
@@ -558,115 +640,6 @@ pub fn winners(conn: &mut DbConn, quiz: i64) -> QueryResult<Vec<(Win, String, Op
         .load(conn)
 }
 
-/// [`record_batch`] on Postgres, where one statement per draw would make round trips the
-/// limit. Lock order: chances rows by member, then prize rows by id, each `FOR UPDATE` in
-/// order, so concurrent batches never deadlock.
-fn record_batch_pg(
-    conn: &mut diesel::pg::PgConnection,
-    batch: &[DrawRequest],
-) -> QueryResult<Option<Vec<Recorded>>> {
-    use diesel::sql_types::{Array, BigInt, Integer, Nullable, Timestamp};
-
-    // Chances, per campaign: lock the members' rows in order, then spend in one UPDATE.
-    let mut wanted: BTreeMap<i64, BTreeMap<i64, i32>> = BTreeMap::new();
-    for r in batch {
-        *wanted.entry(r.quiz).or_default().entry(r.user).or_default() += 1;
-    }
-    for (quiz, members) in &wanted {
-        let users: Vec<i64> = members.keys().copied().collect();
-        let counts: Vec<i32> = members.values().copied().collect();
-        diesel::sql_query(
-            "SELECT user_id FROM draw_chances WHERE quiz_id = $1 AND user_id = ANY($2) \
-             ORDER BY user_id FOR UPDATE",
-        )
-        .bind::<BigInt, _>(quiz)
-        .bind::<Array<BigInt>, _>(&users)
-        .execute(conn)?;
-        let spent = diesel::sql_query(
-            "UPDATE draw_chances AS d SET used = d.used + v.n \
-             FROM unnest($2::bigint[], $3::int[]) AS v(user_id, n) \
-             WHERE d.quiz_id = $1 AND d.user_id = v.user_id AND d.used + v.n <= d.granted",
-        )
-        .bind::<BigInt, _>(quiz)
-        .bind::<Array<BigInt>, _>(&users)
-        .bind::<Array<Integer>, _>(&counts)
-        .execute(conn)?;
-        if spent != users.len() {
-            return Ok(None);
-        }
-    }
-
-    // Prizes: lock the picked prizes' rows in id order, read the members' wins, allocate.
-    let candidates = prize_candidates(batch);
-    let mut won: Vec<Option<i64>> = vec![None; batch.len()];
-    if !candidates.is_empty() {
-        let prize_ids = picked_prizes(batch, &candidates);
-        let members: Vec<i64> = candidates.iter().map(|&i| batch[i].user).collect();
-        let stock: Vec<Stock> = diesel::sql_query(
-            "SELECT id, remaining::bigint AS remaining FROM prizes WHERE id = ANY($1) \
-             ORDER BY id FOR UPDATE",
-        )
-        .bind::<Array<BigInt>, _>(&prize_ids)
-        .load(conn)?;
-        let held: Vec<Held> = diesel::sql_query(
-            "SELECT prize_id, user_id, count(*) AS n FROM prize_wins \
-             WHERE prize_id = ANY($1) AND user_id = ANY($2) GROUP BY prize_id, user_id",
-        )
-        .bind::<Array<BigInt>, _>(&prize_ids)
-        .bind::<Array<BigInt>, _>(&members)
-        .load(conn)?;
-        let (allocated, taken) = allocate(batch, &candidates, stock, held);
-        won = allocated;
-        if !taken.is_empty() {
-            let ids: Vec<i64> = taken.keys().copied().collect();
-            let counts: Vec<i64> = taken.values().copied().collect();
-            diesel::sql_query(
-                "UPDATE prizes AS p SET remaining = p.remaining - v.n \
-                 FROM unnest($1::bigint[], $2::bigint[]) AS v(id, n) WHERE p.id = v.id",
-            )
-            .bind::<Array<BigInt>, _>(&ids)
-            .bind::<Array<BigInt>, _>(&counts)
-            .execute(conn)?;
-        }
-    }
-
-    // The draws, then the wins, each in one INSERT.
-    let inserted = diesel::sql_query(
-        "INSERT INTO draws (quiz_id, user_id, idempotency_key, picked_prize_id, prize_id, created_at) \
-         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::timestamp[]) \
-         RETURNING id, quiz_id, user_id, idempotency_key",
-    )
-    .bind::<Array<BigInt>, _>(batch.iter().map(|r| r.quiz).collect::<Vec<_>>())
-    .bind::<Array<BigInt>, _>(batch.iter().map(|r| r.user).collect::<Vec<_>>())
-    .bind::<Array<diesel::sql_types::Text>, _>(batch.iter().map(|r| r.key.clone()).collect::<Vec<_>>())
-    .bind::<Array<Nullable<BigInt>>, _>(batch.iter().map(|r| r.picked).collect::<Vec<_>>())
-    .bind::<Array<Nullable<BigInt>>, _>(won.clone())
-    .bind::<Array<Timestamp>, _>(batch.iter().map(|r| r.now).collect::<Vec<_>>())
-    .load::<Inserted>(conn)?;
-    let mut out = Vec::with_capacity(batch.len());
-    let mut wins: Vec<(i64, &DrawRequest, i64)> = Vec::new();
-    for ((r, won), id) in batch.iter().zip(&won).zip(ids_in_order(batch, inserted)?) {
-        if let Some(prize) = *won {
-            wins.push((id, r, prize));
-        }
-        out.push(drawn(r, id, *won));
-    }
-    if !wins.is_empty() {
-        diesel::sql_query(
-            "INSERT INTO prize_wins (draw_id, quiz_id, prize_id, user_id, redemption_code, won_at) \
-             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::timestamp[])",
-        )
-        .bind::<Array<BigInt>, _>(wins.iter().map(|w| w.0).collect::<Vec<_>>())
-        .bind::<Array<BigInt>, _>(wins.iter().map(|w| w.1.quiz).collect::<Vec<_>>())
-        .bind::<Array<BigInt>, _>(wins.iter().map(|w| w.2).collect::<Vec<_>>())
-        .bind::<Array<BigInt>, _>(wins.iter().map(|w| w.1.user).collect::<Vec<_>>())
-        .bind::<Array<diesel::sql_types::Text>, _>(wins.iter().map(|w| w.1.code.clone()).collect::<Vec<_>>())
-        .bind::<Array<Timestamp>, _>(wins.iter().map(|w| w.1.now).collect::<Vec<_>>())
-        .execute(conn)?;
-    }
-    Ok(Some(out))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -738,15 +711,21 @@ mod tests {
     }
 
     #[test]
-    fn each_sqlite_batch_statement_binds_its_json_once() {
+    fn each_batch_statement_binds_its_json_once() {
+        fn texts<S: FixedSql>() -> [&'static str; 2] {
+            [S::SQLITE, S::POSTGRES]
+        }
         for sql in [
-            SpendChances::SQL,
-            PrizeStock::SQL,
-            HeldWins::SQL,
-            TakeStock::SQL,
-            InsertDraws::SQL,
-            InsertWins::SQL,
-        ] {
+            texts::<LockChances>(),
+            texts::<SpendChances>(),
+            texts::<PrizeStock>(),
+            texts::<HeldWins>(),
+            texts::<TakeStock>(),
+            texts::<InsertDraws>(),
+            texts::<InsertWins>(),
+        ]
+        .concat()
+        {
             assert_eq!(sql.matches('?').count(), 1, "{sql}");
         }
     }
