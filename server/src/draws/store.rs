@@ -400,8 +400,8 @@ impl BatchConn for diesel::PgConnection {
 }
 
 /// [`record_batch`] on either backend: chances, stock, draws and wins in one statement
-/// each, prepared once per connection. On Postgres, where committers overlap, rows are
-/// locked in one order (chance rows by quiz and member, then prize rows by id, each
+/// each, prepared once per connection. On Postgres, where the committers of several server
+/// processes overlap, rows are locked in one order (chance rows by quiz and member, then prize rows by id, each
 /// `FOR UPDATE`), so concurrent batches never wait on each other in a circle.
 fn record_batch_on<C: BatchConn>(
     conn: &mut C,
