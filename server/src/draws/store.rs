@@ -356,6 +356,10 @@ trait BatchConn {
     fn time(t: NaiveDateTime) -> String;
     fn execute<S: FixedSql>(&mut self, rows: &impl serde::Serialize) -> QueryResult<usize>;
     fn load<S: FixedSql, T: Row>(&mut self, rows: &impl serde::Serialize) -> QueryResult<Vec<T>>;
+    /// Makes the rest of the transaction plan its statements as key look-ups (Postgres).
+    fn look_up_by_key(&mut self) -> QueryResult<()> {
+        Ok(())
+    }
 }
 
 /// A row a batch statement reads back, on either backend.
@@ -385,6 +389,21 @@ impl BatchConn for diesel::SqliteConnection {
 impl BatchConn for diesel::PgConnection {
     const CONCURRENT: bool = true;
 
+    /// Every batch statement finds a few rows by key, but Postgres cannot see how many
+    /// elements a JSON array holds (it assumes 100) and caches one plan per statement from
+    /// the sixth call on: made while a new database's tables are nearly empty, that plan
+    /// hashes whole tables, and stays until autovacuum analyzes them. Inside the batch's
+    /// transaction only, scans and joins by index are preferred whatever the statistics.
+    fn look_up_by_key(&mut self) -> QueryResult<()> {
+        diesel::sql_query(
+            "SELECT set_config('enable_seqscan', 'off', true), \
+                    set_config('enable_hashjoin', 'off', true), \
+                    set_config('enable_mergejoin', 'off', true)",
+        )
+        .execute(self)
+        .map(|_| ())
+    }
+
     /// Whole microseconds, cut as diesel cuts them when it binds a timestamp.
     fn time(t: NaiveDateTime) -> String {
         t.format("%F %T%.6f").to_string()
@@ -401,8 +420,9 @@ impl BatchConn for diesel::PgConnection {
 
 /// [`record_batch`] on either backend: chances, stock, draws and wins in one statement
 /// each, prepared once per connection. On Postgres, where the committers of several server
-/// processes overlap, rows are locked in one order (chance rows by quiz and member, then prize rows by id, each
-/// `FOR UPDATE`), so concurrent batches never wait on each other in a circle.
+/// processes overlap, rows are locked in one order (chance rows by quiz and member, then
+/// prize rows by id, each `FOR UPDATE`), so concurrent batches never wait on each other in
+/// a circle.
 fn record_batch_on<C: BatchConn>(
     conn: &mut C,
     batch: &[DrawRequest],
@@ -413,6 +433,7 @@ fn record_batch_on<C: BatchConn>(
     }
     let rows: Vec<(i64, i64, i64)> = wanted.iter().map(|(&(q, u), &n)| (q, u, n)).collect();
     if C::CONCURRENT {
+        conn.look_up_by_key()?;
         conn.execute::<LockChances>(&rows)?;
     }
     if conn.execute::<SpendChances>(&rows)? != rows.len() {
