@@ -260,15 +260,16 @@ struct Held {
 // prepared once per connection whatever the batch's size. Times go in as text
 // (`BatchConn::time`).
 
-/// `[[quiz, member, draws], ...]`: takes the members' chance rows in key order (Postgres
-/// only: SQLite's writer holds the whole database already).
+/// `[[quiz, member, draws], ...]`: takes the members' chance rows in key order. Run on
+/// Postgres only (see `BatchConn::lock_in_order`): SQLite's writer holds the whole
+/// database already, and its text here is never run.
 struct LockChances;
 impl FixedSql for LockChances {
     const SQLITE: &'static str = "SELECT count(*) FROM json_each(?)";
     const POSTGRES: &'static str = "SELECT d.user_id FROM draw_chances AS d \
          WHERE (d.quiz_id, d.user_id) IN \
                (SELECT (e ->> 0)::bigint, (e ->> 1)::bigint FROM json_array_elements(?::json) AS e) \
-         ORDER BY d.quiz_id, d.user_id FOR UPDATE";
+         ORDER BY d.quiz_id, d.user_id FOR NO KEY UPDATE";
 }
 
 /// `[[quiz, member, draws], ...]`; a member short of chances leaves the row alone.
@@ -284,14 +285,16 @@ impl FixedSql for SpendChances {
          WHERE d.quiz_id = v.quiz_id AND d.user_id = v.user_id AND d.used + v.n <= d.granted";
 }
 
-/// `[prize, ...]`, in id order (Postgres locks the rows in that order).
+/// `[prize, ...]`, in id order (Postgres locks the rows in that order, as `NO KEY UPDATE`:
+/// that is what the stock UPDATE takes, and unlike `UPDATE` it lets other batches' foreign
+/// key checks (draws of members who picked the prize but did not win it) through).
 struct PrizeStock;
 impl FixedSql for PrizeStock {
     const SQLITE: &'static str = "SELECT id, remaining FROM prizes \
          WHERE id IN (SELECT value FROM json_each(?))";
     const POSTGRES: &'static str = "SELECT id, remaining::bigint AS remaining FROM prizes \
          WHERE id IN (SELECT e::bigint FROM json_array_elements_text(?::json) AS e) \
-         ORDER BY id FOR UPDATE";
+         ORDER BY id FOR NO KEY UPDATE";
 }
 
 /// `[[prize, member], ...]`
@@ -350,14 +353,13 @@ impl FixedSql for InsertWins {
 
 /// The two connections the batch statements run on, each with its own statement texts.
 trait BatchConn {
-    /// Whether concurrent transactions can write (Postgres), so rows are locked in order.
-    const CONCURRENT: bool;
     /// A timestamp as this backend's statements read it, exactly as diesel would bind it.
     fn time(t: NaiveDateTime) -> String;
     fn execute<S: FixedSql>(&mut self, rows: &impl serde::Serialize) -> QueryResult<usize>;
     fn load<S: FixedSql, T: Row>(&mut self, rows: &impl serde::Serialize) -> QueryResult<Vec<T>>;
-    /// Makes the rest of the transaction plan its statements as key look-ups (Postgres).
-    fn look_up_by_key(&mut self) -> QueryResult<()> {
+    /// Where transactions of several processes write at once (Postgres): prepares the
+    /// batch's transaction and takes the members' chance rows in key order.
+    fn lock_in_order(&mut self, _chances: &[(i64, i64, i64)]) -> QueryResult<()> {
         Ok(())
     }
 }
@@ -370,8 +372,6 @@ impl<T> Row for T where
 }
 
 impl BatchConn for diesel::SqliteConnection {
-    const CONCURRENT: bool = false;
-
     /// Diesel's own text format for SQLite.
     fn time(t: NaiveDateTime) -> String {
         t.format("%F %T%.f").to_string()
@@ -387,21 +387,21 @@ impl BatchConn for diesel::SqliteConnection {
 }
 
 impl BatchConn for diesel::PgConnection {
-    const CONCURRENT: bool = true;
-
-    /// Every batch statement finds a few rows by key, but Postgres cannot see how many
-    /// elements a JSON array holds (it assumes 100) and caches one plan per statement from
-    /// the sixth call on: made while a new database's tables are nearly empty, that plan
-    /// hashes whole tables, and stays until autovacuum analyzes them. Inside the batch's
-    /// transaction only, scans and joins by index are preferred whatever the statistics.
-    fn look_up_by_key(&mut self) -> QueryResult<()> {
+    /// First, every batch statement finds a few rows by key, but Postgres cannot see how
+    /// many elements a JSON array holds (it assumes 100) and caches one plan per statement
+    /// from the sixth call on: made while a new database's tables are nearly empty, that
+    /// plan hashes whole tables, and stays until autovacuum analyzes them. So inside the
+    /// batch's transaction only, scans and joins by index are preferred whatever the
+    /// statistics.
+    fn lock_in_order(&mut self, chances: &[(i64, i64, i64)]) -> QueryResult<()> {
         diesel::sql_query(
             "SELECT set_config('enable_seqscan', 'off', true), \
                     set_config('enable_hashjoin', 'off', true), \
                     set_config('enable_mergejoin', 'off', true)",
         )
-        .execute(self)
-        .map(|_| ())
+        .execute(self)?;
+        BatchConn::execute::<LockChances>(self, &chances)?;
+        Ok(())
     }
 
     /// Whole microseconds, cut as diesel cuts them when it binds a timestamp.
@@ -421,8 +421,8 @@ impl BatchConn for diesel::PgConnection {
 /// [`record_batch`] on either backend: chances, stock, draws and wins in one statement
 /// each, prepared once per connection. On Postgres, where the committers of several server
 /// processes overlap, rows are locked in one order (chance rows by quiz and member, then
-/// prize rows by id, each `FOR UPDATE`), so concurrent batches never wait on each other in
-/// a circle.
+/// prize rows by id, each `FOR NO KEY UPDATE`), so concurrent batches never wait on each
+/// other in a circle.
 fn record_batch_on<C: BatchConn>(
     conn: &mut C,
     batch: &[DrawRequest],
@@ -432,10 +432,7 @@ fn record_batch_on<C: BatchConn>(
         *wanted.entry((r.quiz, r.user)).or_default() += 1;
     }
     let rows: Vec<(i64, i64, i64)> = wanted.iter().map(|(&(q, u), &n)| (q, u, n)).collect();
-    if C::CONCURRENT {
-        conn.look_up_by_key()?;
-        conn.execute::<LockChances>(&rows)?;
-    }
+    conn.lock_in_order(&rows)?;
     if conn.execute::<SpendChances>(&rows)? != rows.len() {
         return Ok(None);
     }

@@ -1,6 +1,7 @@
 //! How many stations lie in each cell of a fine grid: the nearby search's planner. A ring
-//! that cannot hold `limit` stations cannot answer a search (it would take a wider one
-//! anyway), so the search skips it instead of asking the index. A sparse town then costs one
+//! that cannot hold `limit` stations almost never answers a search (only when the index's
+//! padding of a few metres brings in enough), so the search skips it instead of asking the
+//! index. A sparse town then costs one
 //! index search instead of three; the answer is the same, since any ring gives the exact
 //! answer or none.
 
@@ -14,6 +15,10 @@ const CELL_DEG: f64 = 0.01;
 
 /// How far outside a ring a station may be and still count (rounding at cell edges).
 const EDGE_M: f64 = 5.0;
+
+/// The most cells one bound reads (a 39 km ring in China reads about 6,000); wider boxes,
+/// near the poles, are not bounded.
+const MAX_CELLS: i64 = 8_192;
 
 #[derive(Default)]
 pub struct Density {
@@ -44,7 +49,7 @@ impl Density {
 
     /// At least as many as the stations within `radius_m` of `center`: the stations of
     /// every cell that reaches into the circle. None where the grid does not say (a circle
-    /// across a pole or the antimeridian).
+    /// across a pole or the antimeridian, or over more than [`MAX_CELLS`] cells).
     pub fn at_most_within(&self, center: Coord, radius_m: f64) -> Option<usize> {
         let dlat = (radius_m + EDGE_M) / M_PER_DEG;
         let (south, north) = (center.lat - dlat, center.lat + dlat);
@@ -66,6 +71,11 @@ impl Density {
                 lng: center.lng + dlng,
             }),
         );
+        let cells =
+            (i64::from(hi.0) - i64::from(lo.0) + 1) * (i64::from(hi.1) - i64::from(lo.1) + 1);
+        if cells > MAX_CELLS {
+            return None;
+        }
         // Distances to cells on the plane, with the narrowest degree of longitude in the
         // box: never more than the great-circle distance at these sizes.
         let m_per_deg_lng = M_PER_DEG * widest.to_radians().cos();
@@ -125,7 +135,7 @@ mod tests {
     }
 
     #[test]
-    fn says_nothing_across_a_pole_or_the_antimeridian() {
+    fn says_nothing_across_a_pole_or_the_antimeridian_or_over_too_many_cells() {
         let mut density = Density::default();
         let at = Coord {
             lat: 89.9,
@@ -139,5 +149,16 @@ mod tests {
         };
         assert_eq!(density.at_most_within(east, 5_000.0), None);
         assert_eq!(density.at_most_within(east, 100.0), Some(0));
+        let north = Coord {
+            lat: 80.0,
+            lng: 10.0,
+        };
+        assert_eq!(density.at_most_within(north, 40_000.0), None);
+        assert!(density.at_most_within(JINHUA, 39_095.0).is_some());
     }
+
+    const JINHUA: Coord = Coord {
+        lat: 29.0991,
+        lng: 119.6985,
+    };
 }

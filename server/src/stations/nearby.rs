@@ -58,7 +58,8 @@ fn rings(radius_m: f64) -> Vec<f64> {
 pub async fn search(state: &AppState, c: Criteria) -> ApiResult<Vec<Hit>> {
     let now = state.clock.now();
     for ring in rings(c.radius_m) {
-        // A ring with fewer stations than asked for cannot answer: ask a wider one.
+        // A ring with fewer stations than asked for could answer only through the index's
+        // padding of a few metres: ask a wider one.
         if ring < c.radius_m
             && state
                 .station_rows

@@ -165,7 +165,7 @@ impl Rows {
         metrics.with_registry(|r| {
             r.register(
                 "nearby_index_searches",
-                "Searches of the nearby index (Redis GEO or the in-process grid): one per ring a nearby request needed",
+                "Searches of the nearby index (Redis GEO or the in-process grid): one per ring a nearby request needed, and per longer list within a ring",
                 rows.index_searches.clone(),
             );
         });
@@ -195,8 +195,8 @@ impl Rows {
             .then(|| f(&loaded.rows))
     }
 
-    /// At least as many as the active stations within `radius_m` of `center` (None before
-    /// the first read, or where the grid cannot say).
+    /// At least as many as the active stations within `radius_m` of `center`, as of the
+    /// rows' stamp (None before the first read, or where the grid cannot say).
     pub fn at_most_within(&self, center: Coord, radius_m: f64) -> Option<usize> {
         let loaded = self.read();
         loaded.stamp?;
