@@ -176,10 +176,10 @@ impl AppState {
         };
         let geo: Arc<dyn GeoIndex> = match (&config.geo_redis_url, &redis) {
             (Some(url), _) => Arc::new(RedisGeo::new(
-                RedisStore::connect(url).await?.connection(),
+                RedisStore::connect(url).await?.connections(),
                 &keys,
             )),
-            (None, Some(redis)) => Arc::new(RedisGeo::new(redis.connection(), &keys)),
+            (None, Some(redis)) => Arc::new(RedisGeo::new(redis.connections(), &keys)),
             (None, None) => Arc::new(MemoryGeo::new()),
         };
         let hot: Arc<dyn HotStore> = match redis {

@@ -19,7 +19,7 @@ use std::sync::{LazyLock, PoisonError, RwLock};
 use redis::aio::ConnectionManager;
 use redis::{Script, cmd};
 
-use super::redis::on;
+use super::redis::{Connections, on};
 use super::{HotError, Keys};
 use crate::domain::{Coord, EARTH_RADIUS_M, M_PER_DEG};
 
@@ -427,7 +427,7 @@ async fn geoadd(
 }
 
 pub struct RedisGeo {
-    conn: ConnectionManager,
+    conn: Connections,
     points: String,
     /// The epoch while built.
     built: String,
@@ -437,7 +437,7 @@ pub struct RedisGeo {
 }
 
 impl RedisGeo {
-    pub fn new(conn: ConnectionManager, keys: &Keys) -> Self {
+    pub fn new(conn: Connections, keys: &Keys) -> Self {
         Self {
             conn,
             points: keys.key("stations", "geo"),
@@ -484,7 +484,7 @@ impl GeoIndex for RedisGeo {
             .arg("COUNT")
             .arg(count.max(1))
             .arg("WITHDIST")
-            .query_async(&mut self.conn.clone())
+            .query_async(&mut self.conn.get())
             .await
             .map_err(on(&self.points))?;
         Ok(epoch.map(|epoch| Found {
@@ -506,7 +506,7 @@ impl GeoIndex for RedisGeo {
         let (epoch, version): (Option<u64>, Option<u64>) = cmd("MGET")
             .arg(&self.built)
             .arg(&self.version)
-            .query_async(&mut self.conn.clone())
+            .query_async(&mut self.conn.get())
             .await
             .map_err(on(&self.built))?;
         Ok(epoch.map(|epoch| Stamp {
@@ -516,7 +516,7 @@ impl GeoIndex for RedisGeo {
     }
 
     async fn replace(&self, points: &[(i64, Coord)]) -> Result<(), HotError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn.get();
         // Fill a fresh key, then swap it in with the built mark in one script: searches see
         // the old set or the new one, never half of one.
         cmd("DEL")
@@ -548,7 +548,7 @@ impl GeoIndex for RedisGeo {
     }
 
     async fn put_many(&self, points: &[(i64, Coord)]) -> Result<(), HotError> {
-        geoadd(&mut self.conn.clone(), &self.points, points).await?;
+        geoadd(&mut self.conn.get(), &self.points, points).await?;
         let ids: Vec<i64> = points.iter().map(|(id, _)| *id).collect();
         self.touch(&ids).await
     }
@@ -557,14 +557,14 @@ impl GeoIndex for RedisGeo {
         cmd("ZREM")
             .arg(&self.points)
             .arg(id)
-            .query_async::<()>(&mut self.conn.clone())
+            .query_async::<()>(&mut self.conn.get())
             .await
             .map_err(on(&self.points))?;
         self.touch(&[id]).await
     }
 
     async fn touch(&self, ids: &[i64]) -> Result<(), HotError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn.get();
         for chunk in ids.chunks(TOUCH_CHUNK) {
             let mut call = TOUCH.key(&self.version);
             call.key(&self.changes);
@@ -585,7 +585,7 @@ impl GeoIndex for RedisGeo {
             .key(&self.changes)
             .arg(since.epoch)
             .arg(since.version)
-            .invoke_async(&mut self.conn.clone())
+            .invoke_async(&mut self.conn.get())
             .await
             .map_err(on(&self.changes))?;
         Ok(found.map(|(version, ids)| {
@@ -600,7 +600,7 @@ impl GeoIndex for RedisGeo {
     }
 
     async fn positions(&self, ids: &[i64]) -> Result<Vec<Option<Coord>>, HotError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn.get();
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(CHUNK) {
             let found: Vec<Option<(f64, f64)>> = cmd("GEOPOS")
@@ -624,7 +624,7 @@ impl GeoIndex for RedisGeo {
             .arg(&self.built)
             .cmd("ZCARD")
             .arg(&self.points)
-            .query_async(&mut self.conn.clone())
+            .query_async(&mut self.conn.get())
             .await
             .map_err(on(&self.points))?;
         Ok(built.then_some(n))

@@ -14,7 +14,7 @@ pub use self::geo::{
 };
 pub use self::memory::MemoryStore;
 pub use self::rebuild::{ensure_built, under_lock};
-pub use self::redis::RedisStore;
+pub use self::redis::{Connections, RedisStore};
 
 /// A hot-store failure. Everything in the hot store can be rebuilt from SQL, so callers
 /// answer 503 and let the client retry rather than guess.

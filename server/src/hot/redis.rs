@@ -1,11 +1,13 @@
 //! The Redis hot store: each operation is one command or one Lua script, so every call is
 //! atomic on the server and touches a single key (one Cluster slot).
 
-use std::sync::LazyLock;
+use std::cell::RefCell;
+use std::sync::{Arc, LazyLock, Weak};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, RedisError, Script, cmd};
+use tokio::runtime::{Handle, RuntimeFlavor};
 
 use super::gate_fields as gf;
 use super::{Gate, GatePick, HotError, HotStore, Ranked, Spend, Take};
@@ -202,14 +204,28 @@ return {first, redis.call('ZREVRANGE', KEYS[1], first, r + radius, 'WITHSCORES')
     )
 });
 
-/// The Redis [`HotStore`]. Cloning shares one multiplexed connection that reconnects
-/// by itself.
+/// Connections to one Redis: one per runtime thread. A multiplexed connection's reader and
+/// writer run as a task on the runtime that opened it; shared by every HTTP worker, each of
+/// its replies crossed threads twice (a worker's request to the task's thread, the answer
+/// back), which cost the machine more than parsing them. So each single-threaded runtime
+/// (an actix worker) opens its own on first use; elsewhere (the main runtime, a
+/// multi-threaded one) the first connection serves. Every one reconnects by itself.
 #[derive(Clone)]
-pub struct RedisStore {
-    conn: ConnectionManager,
+pub struct Connections(Arc<Opened>);
+
+struct Opened {
+    client: Client,
+    config: ConnectionManagerConfig,
+    first: ConnectionManager,
 }
 
-impl RedisStore {
+thread_local! {
+    /// This thread's own connection to each Redis it has used (the `Connections` that made
+    /// it, held weakly so that a dropped store's connection goes at the next new one).
+    static OWN: RefCell<Vec<(Weak<Opened>, ConnectionManager)>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Connections {
     /// Connects to `url` (`redis://…` or `rediss://…`), failing when Redis cannot be reached.
     pub async fn connect(url: &str) -> Result<Self, HotError> {
         let client = Client::open(url).map_err(unavailable)?;
@@ -218,14 +234,61 @@ impl RedisStore {
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
             .set_number_of_retries(RECONNECT_RETRIES)
             .set_max_delay(RECONNECT_MAX_DELAY);
-        let conn = ConnectionManager::new_with_config(client, config)
+        let first = ConnectionManager::new_with_config(client.clone(), config.clone())
             .await
             .map_err(unavailable)?;
-        Ok(Self { conn })
+        Ok(Self(Arc::new(Opened {
+            client,
+            config,
+            first,
+        })))
     }
 
-    /// The shared connection, for indexes kept beside the store (the nearby index).
-    pub fn connection(&self) -> ConnectionManager {
+    /// The connection for this thread (opened lazily: the first command connects).
+    pub fn get(&self) -> ConnectionManager {
+        let single = Handle::try_current()
+            .is_ok_and(|h| matches!(h.runtime_flavor(), RuntimeFlavor::CurrentThread));
+        if !single {
+            return self.0.first.clone();
+        }
+        OWN.with_borrow_mut(|own| {
+            if let Some((_, conn)) = own
+                .iter()
+                .find(|(of, _)| std::ptr::eq(of.as_ptr(), Arc::as_ptr(&self.0)))
+            {
+                return conn.clone();
+            }
+            match ConnectionManager::new_lazy_with_config(
+                self.0.client.clone(),
+                self.0.config.clone(),
+            ) {
+                Ok(conn) => {
+                    own.retain(|(of, _)| of.strong_count() > 0);
+                    own.push((Arc::downgrade(&self.0), conn.clone()));
+                    conn
+                }
+                Err(_) => self.0.first.clone(),
+            }
+        })
+    }
+}
+
+/// The Redis [`HotStore`].
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: Connections,
+}
+
+impl RedisStore {
+    /// Connects to `url` (`redis://…` or `rediss://…`), failing when Redis cannot be reached.
+    pub async fn connect(url: &str) -> Result<Self, HotError> {
+        Ok(Self {
+            conn: Connections::connect(url).await?,
+        })
+    }
+
+    /// The store's connections, for indexes kept beside it (the nearby index).
+    pub fn connections(&self) -> Connections {
         self.conn.clone()
     }
 }
@@ -238,7 +301,7 @@ impl HotStore for RedisStore {
 
     async fn ping(&self) -> Result<(), HotError> {
         cmd("PING")
-            .query_async::<()>(&mut self.conn.clone())
+            .query_async::<()>(&mut self.conn.get())
             .await
             .map_err(unavailable)
     }
@@ -246,7 +309,7 @@ impl HotStore for RedisStore {
     async fn get(&self, key: &str) -> Result<Option<String>, HotError> {
         cmd("GET")
             .arg(key)
-            .query_async(&mut self.conn.clone())
+            .query_async(&mut self.conn.get())
             .await
             .map_err(on(key))
     }
@@ -257,7 +320,7 @@ impl HotStore for RedisStore {
         if let Some(ttl) = ttl {
             set.arg("PX").arg(millis(ttl));
         }
-        set.query_async::<()>(&mut self.conn.clone())
+        set.query_async::<()>(&mut self.conn.get())
             .await
             .map_err(on(key))
     }
@@ -269,7 +332,7 @@ impl HotStore for RedisStore {
             .arg("NX")
             .arg("PX")
             .arg(millis(ttl))
-            .query_async(&mut self.conn.clone())
+            .query_async(&mut self.conn.get())
             .await
             .map_err(on(key))?;
         Ok(reply.is_some())
@@ -281,7 +344,7 @@ impl HotStore for RedisStore {
         }
         cmd("DEL")
             .arg(keys)
-            .query_async(&mut self.conn.clone())
+            .query_async(&mut self.conn.get())
             .await
             .map_err(unavailable)
     }
@@ -290,7 +353,7 @@ impl HotStore for RedisStore {
         DEL_IF_EQ
             .key(key)
             .arg(value)
-            .invoke_async(&mut self.conn.clone())
+            .invoke_async(&mut self.conn.get())
             .await
             .map_err(on(key))
     }
@@ -298,7 +361,7 @@ impl HotStore for RedisStore {
     async fn ttl(&self, key: &str) -> Result<Option<Duration>, HotError> {
         let ms: i64 = cmd("PTTL")
             .arg(key)
-            .query_async(&mut self.conn.clone())
+            .query_async(&mut self.conn.get())
             .await
             .map_err(on(key))?;
         // -2: no such key; -1: no expiry.
@@ -310,7 +373,7 @@ impl HotStore for RedisStore {
         INCR.key(key)
             .arg(delta)
             .arg(ttl)
-            .invoke_async(&mut self.conn.clone())
+            .invoke_async(&mut self.conn.get())
             .await
             .map_err(on(key))
     }
@@ -320,7 +383,7 @@ impl HotStore for RedisStore {
             .key(key)
             .arg(delta)
             .arg(floor)
-            .invoke_async(&mut self.conn.clone())
+            .invoke_async(&mut self.conn.get())
             .await
             .map_err(on(key))
     }
@@ -328,7 +391,7 @@ impl HotStore for RedisStore {
     async fn take_one(&self, key: &str) -> Result<Take, HotError> {
         let n: i64 = TAKE_ONE
             .key(key)
-            .invoke_async(&mut self.conn.clone())
+            .invoke_async(&mut self.conn.get())
             .await
             .map_err(on(key))?;
         Ok(match n {
@@ -346,7 +409,7 @@ impl HotStore for RedisStore {
             .arg("CH")
             .arg(score)
             .arg(member)
-            .query_async(&mut self.conn.clone())
+            .query_async(&mut self.conn.get())
             .await
             .map_err(on(key))?;
         Ok(changed > 0)
@@ -357,7 +420,7 @@ impl HotStore for RedisStore {
             .arg(key)
             .arg(delta)
             .arg(member)
-            .query_async(&mut self.conn.clone())
+            .query_async(&mut self.conn.get())
             .await
             .map_err(on(key))
     }
@@ -372,7 +435,7 @@ impl HotStore for RedisStore {
             .arg(0)
             .arg(i64::try_from(stop).unwrap_or(i64::MAX))
             .arg("WITHSCORES")
-            .query_async(&mut self.conn.clone())
+            .query_async(&mut self.conn.get())
             .await
             .map_err(on(key))?;
         Ok(ranked(0, entries))
@@ -382,7 +445,7 @@ impl HotStore for RedisStore {
         let found: Option<(u64, f64)> = ZRANK
             .key(key)
             .arg(member)
-            .invoke_async(&mut self.conn.clone())
+            .invoke_async(&mut self.conn.get())
             .await
             .map_err(on(key))?;
         Ok(found.map(|(rank, score)| Ranked {
@@ -397,7 +460,7 @@ impl HotStore for RedisStore {
             .key(key)
             .arg(member)
             .arg(radius.min(MAX_RADIUS))
-            .invoke_async(&mut self.conn.clone())
+            .invoke_async(&mut self.conn.get())
             .await
             .map_err(on(key))?;
         Ok(found.map_or_else(Vec::new, |(first, entries)| ranked(first, entries)))
@@ -406,7 +469,7 @@ impl HotStore for RedisStore {
     async fn zcard(&self, key: &str) -> Result<u64, HotError> {
         cmd("ZCARD")
             .arg(key)
-            .query_async(&mut self.conn.clone())
+            .query_async(&mut self.conn.get())
             .await
             .map_err(on(key))
     }
@@ -419,7 +482,7 @@ impl HotStore for RedisStore {
             .ignore()
             .hset_multiple(key, &fields)
             .ignore()
-            .query_async::<()>(&mut self.conn.clone())
+            .query_async::<()>(&mut self.conn.get())
             .await
             .map_err(on(key))
     }
@@ -437,7 +500,7 @@ impl HotStore for RedisStore {
             None => call.arg("").arg(0),
         };
         let code: i64 = call
-            .invoke_async(&mut self.conn.clone())
+            .invoke_async(&mut self.conn.get())
             .await
             .map_err(on(key))?;
         Ok(match code {
@@ -465,7 +528,7 @@ impl HotStore for RedisStore {
             call.arg(prize).arg(n);
         }
         let loaded: i64 = call
-            .invoke_async(&mut self.conn.clone())
+            .invoke_async(&mut self.conn.get())
             .await
             .map_err(on(key))?;
         Ok(loaded == 1)
@@ -476,7 +539,7 @@ impl HotStore for RedisStore {
             .key(key)
             .arg(user)
             .arg(granted)
-            .invoke_async::<i64>(&mut self.conn.clone())
+            .invoke_async::<i64>(&mut self.conn.get())
             .await
             .map(drop)
             .map_err(on(key))
@@ -495,7 +558,7 @@ impl HotStore for RedisStore {
         let values: Vec<Option<i64>> = cmd("HMGET")
             .arg(key)
             .arg(&names)
-            .query_async(&mut self.conn.clone())
+            .query_async(&mut self.conn.get())
             .await
             .map_err(on(key))?;
         if values.first().copied().flatten().is_none() {
@@ -515,7 +578,7 @@ impl HotStore for RedisStore {
         cmd("HDEL")
             .arg(key)
             .arg(fields)
-            .query_async::<i64>(&mut self.conn.clone())
+            .query_async::<i64>(&mut self.conn.get())
             .await
             .map(drop)
             .map_err(on(key))
@@ -537,7 +600,7 @@ impl RedisStore {
         for (field, value) in pairs {
             call.arg(field).arg(*value);
         }
-        call.invoke_async::<i64>(&mut self.conn.clone())
+        call.invoke_async::<i64>(&mut self.conn.get())
             .await
             .map(drop)
             .map_err(on(key))

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use huigong::hot::{
-    Gate, GatePick, HotError, HotStore, Keys, MemoryStore, Ranked, RedisStore, Spend, Take,
-    gate_fields as gf,
+    Connections, Gate, GatePick, HotError, HotStore, Keys, MemoryStore, Ranked, RedisStore, Spend,
+    Take, gate_fields as gf,
 };
 
 const REDIS_URL_VAR: &str = "HUIGONG_TEST_REDIS_URL";
@@ -99,6 +99,44 @@ async fn redis_store(test: &str) -> Option<Arc<dyn HotStore>> {
         .unwrap_or_else(|e| panic!("{REDIS_URL_VAR}={url}: {e}"));
     store.ping().await.unwrap();
     Some(Arc::new(store))
+}
+
+/// Each single-threaded runtime (an actix worker) talks to Redis over its own connection,
+/// kept for its next commands; a multi-threaded runtime uses the first one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_one_connection_per_single_threaded_runtime() {
+    let Ok(url) = std::env::var(REDIS_URL_VAR) else {
+        println!("skipped, {REDIS_URL_VAR} is not set");
+        return;
+    };
+    let conns = Connections::connect(&url).await.unwrap();
+    async fn client_id(conns: &Connections) -> i64 {
+        redis::cmd("CLIENT")
+            .arg("ID")
+            .query_async(&mut conns.get())
+            .await
+            .unwrap()
+    }
+    let first = client_id(&conns).await;
+    assert_eq!(client_id(&conns).await, first);
+    let on_own_runtime = || {
+        let conns = conns.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async { (client_id(&conns).await, client_id(&conns).await) })
+        })
+    };
+    let (a, b) = (on_own_runtime(), on_own_runtime());
+    let (a, b) = (a.join().unwrap(), b.join().unwrap());
+    assert_eq!(a.0, a.1, "a runtime keeps its connection");
+    assert_eq!(b.0, b.1);
+    assert!(
+        a.0 != first && b.0 != first && a.0 != b.0,
+        "{first} {a:?} {b:?}"
+    );
 }
 
 fn assert_wrong_type<T: Debug>(result: Result<T, HotError>, key: &str) {
