@@ -321,23 +321,28 @@ pub fn per_backend<T>(
     }
 }
 
-/// A statement with its text fixed at compile time (one per backend) and exactly one `?`,
-/// bound to a JSON array that the statement unpacks (`json_each` on SQLite,
-/// `json_array_elements` on Postgres): how a batch of rows goes into one statement. Unlike
-/// `sql_query`, which is parsed and planned again on every call, diesel prepares it once
-/// per connection and reuses it (cached under the type `S`).
+/// A statement with its text fixed at compile time and exactly one `?`, bound to a JSON
+/// array that the statement unpacks (`json_each` on SQLite, `json_array_elements` on
+/// Postgres): how a batch of rows goes into one statement. Unlike `sql_query`, which is
+/// parsed and planned again on every call, diesel prepares it once per connection and
+/// reuses it (cached under the type `S`). `S` names the statement and holds its text for
+/// each backend it runs on ([`SqliteSql`], [`PgSql`]).
 pub struct JsonBatch<S> {
     json: String,
     statement: std::marker::PhantomData<S>,
 }
 
-/// Names one [`JsonBatch`] statement and holds its text for each backend.
-pub trait FixedSql: 'static {
+/// A [`JsonBatch`] statement's text on SQLite.
+pub trait SqliteSql: 'static {
     const SQLITE: &'static str;
+}
+
+/// A [`JsonBatch`] statement's text on Postgres.
+pub trait PgSql: 'static {
     const POSTGRES: &'static str;
 }
 
-impl<S: FixedSql> JsonBatch<S> {
+impl<S: 'static> JsonBatch<S> {
     pub fn new(rows: &impl serde::Serialize) -> QueryResult<Self> {
         Ok(JsonBatch {
             json: serde_json::to_string(rows)
@@ -368,18 +373,18 @@ impl<S: FixedSql> JsonBatch<S> {
     }
 }
 
-impl<S: FixedSql> QueryId for JsonBatch<S> {
+impl<S: 'static> QueryId for JsonBatch<S> {
     type QueryId = S;
     const HAS_STATIC_QUERY_ID: bool = true;
 }
 
-impl<S: FixedSql> QueryFragment<diesel::sqlite::Sqlite> for JsonBatch<S> {
+impl<S: SqliteSql> QueryFragment<diesel::sqlite::Sqlite> for JsonBatch<S> {
     fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, diesel::sqlite::Sqlite>) -> QueryResult<()> {
         self.walk(S::SQLITE, out)
     }
 }
 
-impl<S: FixedSql> QueryFragment<diesel::pg::Pg> for JsonBatch<S> {
+impl<S: PgSql> QueryFragment<diesel::pg::Pg> for JsonBatch<S> {
     fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
         self.walk(S::POSTGRES, out)
     }

@@ -461,9 +461,9 @@ async fn commit_loop(db: Db, mut jobs: mpsc::Receiver<Job>, sizes: Histogram) {
 }
 
 fn commit_batch(conn: &mut DbConn, requests: &[DrawRequest]) -> Vec<ApiResult<Recorded>> {
-    let together = write_tx(conn, |c| match store::record_batch(c, requests)? {
-        Some(recorded) => Ok(recorded),
-        None => Err(diesel::result::Error::RollbackTransaction),
+    let together = store::record_batch(conn, requests).and_then(|recorded| {
+        // SQL had no chance left for a member the hot store let through.
+        recorded.ok_or(diesel::result::Error::RollbackTransaction)
     });
     match together {
         Ok(recorded) => recorded.into_iter().map(Ok).collect(),

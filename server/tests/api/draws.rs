@@ -253,6 +253,38 @@ async fn odds_are_public_and_frozen_at_publish() {
     );
 }
 
+/// SQL guards again: a chance the hot store wrongly still shows (edited by hand, drifted)
+/// is refused when the draw is recorded, nothing is kept, and the member hears 409.
+#[tokio::test]
+async fn sql_refuses_a_chance_the_hot_store_wrongly_grants() {
+    let s = setup(1, &[prize("电影票", 50, 500_000, 5)]).await;
+    let (user, member) = s.passer().await;
+    assert_eq!(s.draw(&member, "a").await.status(), 201);
+    let gate = huigong::draws::engine::gate_key(&s.app.state.keys, s.quiz);
+    s.app
+        .state
+        .hot
+        .gate_write(&gate, &[(gate_fields::used(user), 0)])
+        .await
+        .unwrap();
+    let before = s.ledger().await;
+    problem(s.draw(&member, "b").await, 409, "draw.no_chances").await;
+    assert_eq!(s.ledger().await, before, "no stock taken, no win kept");
+    let chances: Value = s
+        .app
+        .get(
+            &format!("/api/v1/quizzes/{}/draw-chances", s.quiz),
+            Some(&member),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(chances, json!({"granted": 1, "used": 1, "remaining": 0}));
+    // The key drew nothing: it is free for a later chance, and the gate agrees with SQL.
+    assert!(s.reconcile().await["stock_repaired"] == json!([]));
+}
+
 #[tokio::test]
 async fn a_draw_takes_a_key_and_a_chance_and_replays_the_same_result() {
     let s = setup(2, &[prize("工会定制保温杯", 1, 1_000_000, 1)]).await;

@@ -1,0 +1,118 @@
+-- A batch of draws recorded in one call (group commit, see draws::store): the server sends
+-- one statement per batch instead of ten round trips. The same guards as everywhere:
+-- a chance is spent only while used < granted (else nothing is kept: check_violation
+-- on "draw_chances_left"), stock only while remaining > 0 and the member is under the
+-- prize's cap, one draw per idempotency key (the unique index fails the batch).
+--
+-- `arrivals`: [[quiz, member, key, picked, gate_won, max_per_user, code, created_at], ...]
+-- in arrival order. Returns every draw's place in `arrivals`, its id and the prize it won.
+-- Rows are locked in one order whatever the process: chance rows by (quiz, member),
+-- then prize rows by id.
+CREATE FUNCTION record_draws(arrivals json)
+RETURNS TABLE (out_place integer, out_id bigint, out_won bigint)
+LANGUAGE plpgsql
+-- Every statement here finds a few rows by key, but Postgres cannot see how many elements
+-- a JSON array holds (it guesses 100) and keeps a plan made while a new database's tables
+-- were nearly empty: plan key look-ups whatever the statistics.
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+SET enable_bitmapscan = off
+AS $$
+DECLARE
+    -- parsed once
+    batch jsonb := arrivals::jsonb;
+    c record;
+    prize bigint;
+    stock integer := 0;
+    taken integer := 0;
+    mine bigint;
+    pair text;
+    held jsonb := '{}';
+    winners integer[] := '{}';
+    spent integer;
+    members integer;
+BEGIN
+    PERFORM 1 FROM draw_chances AS d
+      WHERE (d.quiz_id, d.user_id) IN
+            (SELECT (e ->> 0)::bigint, (e ->> 1)::bigint FROM jsonb_array_elements(batch) AS e)
+      ORDER BY d.quiz_id, d.user_id
+      FOR NO KEY UPDATE;
+    UPDATE draw_chances AS d SET used = d.used + v.n
+      FROM (SELECT (e ->> 0)::bigint AS quiz_id, (e ->> 1)::bigint AS user_id, count(*)::integer AS n
+              FROM jsonb_array_elements(batch) AS e GROUP BY 1, 2) AS v
+     WHERE d.quiz_id = v.quiz_id AND d.user_id = v.user_id AND d.used + v.n <= d.granted;
+    GET DIAGNOSTICS spent = ROW_COUNT;
+    SELECT count(*) INTO members
+      FROM (SELECT DISTINCT e ->> 0, e ->> 1 FROM jsonb_array_elements(batch) AS e) AS m;
+    IF spent <> members THEN
+        RAISE EXCEPTION 'a draw chance the gate granted is not left in SQL'
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'draw_chances_left';
+    END IF;
+
+    -- The stock the gate took, handed out again by SQL: by prize, then arrival; a draw wins
+    -- while its prize has units left and its member is under the cap (counting this
+    -- batch's earlier wins).
+    FOR c IN
+        SELECT (x.i - 1)::integer AS place, (x.e ->> 1)::bigint AS member,
+               (x.e ->> 3)::bigint AS picked, (x.e ->> 5)::integer AS cap
+          FROM jsonb_array_elements(batch) WITH ORDINALITY AS x(e, i)
+         WHERE (x.e ->> 4)::boolean AND x.e ->> 3 IS NOT NULL
+         ORDER BY 3, 1
+    LOOP
+        IF prize IS DISTINCT FROM c.picked THEN
+            IF taken > 0 THEN
+                UPDATE prizes SET remaining = remaining - taken WHERE id = prize AND remaining >= taken;
+                IF NOT FOUND THEN
+                    RAISE EXCEPTION 'prize % changed under its lock', prize;
+                END IF;
+            END IF;
+            prize := c.picked;
+            taken := 0;
+            SELECT p.remaining INTO stock FROM prizes AS p WHERE p.id = prize FOR NO KEY UPDATE;
+            stock := coalesce(stock, 0);
+        END IF;
+        pair := c.picked || ':' || c.member;
+        mine := (held ->> pair)::bigint;
+        IF mine IS NULL THEN
+            SELECT count(*) INTO mine FROM prize_wins AS w
+             WHERE w.prize_id = c.picked AND w.user_id = c.member;
+        END IF;
+        IF stock > 0 AND mine < c.cap THEN
+            stock := stock - 1;
+            taken := taken + 1;
+            mine := mine + 1;
+            winners := winners || c.place;
+        END IF;
+        held := held || jsonb_build_object(pair, mine);
+    END LOOP;
+    IF taken > 0 THEN
+        UPDATE prizes SET remaining = remaining - taken WHERE id = prize AND remaining >= taken;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'prize % changed under its lock', prize;
+        END IF;
+    END IF;
+
+    RETURN QUERY
+    WITH v AS (
+        SELECT (x.i - 1)::integer AS place, (x.e ->> 0)::bigint AS quiz_id,
+               (x.e ->> 1)::bigint AS user_id, x.e ->> 2 AS idem, (x.e ->> 3)::bigint AS picked,
+               x.e ->> 6 AS code, (x.e ->> 7)::timestamp AS at
+          FROM jsonb_array_elements(batch) WITH ORDINALITY AS x(e, i)
+    ), d AS (
+        INSERT INTO draws (quiz_id, user_id, idempotency_key, picked_prize_id, prize_id, created_at)
+        SELECT v.quiz_id, v.user_id, v.idem, v.picked,
+               CASE WHEN v.place = ANY (winners) THEN v.picked END, v.at
+          FROM v ORDER BY v.place
+        RETURNING draws.id, draws.quiz_id, draws.user_id, draws.idempotency_key, draws.prize_id
+    ), placed AS (
+        SELECT v.place, d.id, d.quiz_id, d.user_id, d.prize_id, v.code, v.at
+          FROM d JOIN v ON v.quiz_id = d.quiz_id AND v.user_id = d.user_id AND v.idem = d.idempotency_key
+    ), w AS (
+        INSERT INTO prize_wins (draw_id, quiz_id, prize_id, user_id, redemption_code, won_at)
+        SELECT placed.id, placed.quiz_id, placed.prize_id, placed.user_id, placed.code, placed.at
+          FROM placed WHERE placed.prize_id IS NOT NULL
+    )
+    SELECT placed.place, placed.id, placed.prize_id FROM placed ORDER BY placed.place;
+END
+$$;
