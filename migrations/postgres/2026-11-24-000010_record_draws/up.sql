@@ -29,7 +29,9 @@ DECLARE
     mine bigint;
     pair text;
     held jsonb := '{}';
-    winners integer[] := '{}';
+    -- by place in `arrivals` (1-based): did the draw win its pick?
+    winning boolean[] := array_fill(false, ARRAY[jsonb_array_length(batch)]);
+    draw_ids regclass := pg_get_serial_sequence('draws', 'id')::regclass;
     spent integer;
     members integer;
 BEGIN
@@ -82,7 +84,7 @@ BEGIN
             stock := stock - 1;
             taken := taken + 1;
             mine := mine + 1;
-            winners := winners || c.place;
+            winning[c.place + 1] := true;
         END IF;
         held := held || jsonb_build_object(pair, mine);
     END LOOP;
@@ -93,26 +95,23 @@ BEGIN
         END IF;
     END IF;
 
+    -- Ids drawn up front, so the wins need no join back to the draws they belong to.
     RETURN QUERY
     WITH v AS (
-        SELECT (x.i - 1)::integer AS place, (x.e ->> 0)::bigint AS quiz_id,
-               (x.e ->> 1)::bigint AS user_id, x.e ->> 2 AS idem, (x.e ->> 3)::bigint AS picked,
+        SELECT (x.i - 1)::integer AS place, nextval(draw_ids) AS id,
+               (x.e ->> 0)::bigint AS quiz_id, (x.e ->> 1)::bigint AS user_id,
+               x.e ->> 2 AS idem, (x.e ->> 3)::bigint AS picked,
+               CASE WHEN winning[x.i] THEN (x.e ->> 3)::bigint END AS won,
                x.e ->> 6 AS code, (x.e ->> 7)::timestamp AS at
           FROM jsonb_array_elements(batch) WITH ORDINALITY AS x(e, i)
     ), d AS (
-        INSERT INTO draws (quiz_id, user_id, idempotency_key, picked_prize_id, prize_id, created_at)
-        SELECT v.quiz_id, v.user_id, v.idem, v.picked,
-               CASE WHEN v.place = ANY (winners) THEN v.picked END, v.at
-          FROM v ORDER BY v.place
-        RETURNING draws.id, draws.quiz_id, draws.user_id, draws.idempotency_key, draws.prize_id
-    ), placed AS (
-        SELECT v.place, d.id, d.quiz_id, d.user_id, d.prize_id, v.code, v.at
-          FROM d JOIN v ON v.quiz_id = d.quiz_id AND v.user_id = d.user_id AND v.idem = d.idempotency_key
+        INSERT INTO draws
+               (id, quiz_id, user_id, idempotency_key, picked_prize_id, prize_id, created_at)
+        SELECT v.id, v.quiz_id, v.user_id, v.idem, v.picked, v.won, v.at FROM v
     ), w AS (
         INSERT INTO prize_wins (draw_id, quiz_id, prize_id, user_id, redemption_code, won_at)
-        SELECT placed.id, placed.quiz_id, placed.prize_id, placed.user_id, placed.code, placed.at
-          FROM placed WHERE placed.prize_id IS NOT NULL
+        SELECT v.id, v.quiz_id, v.won, v.user_id, v.code, v.at FROM v WHERE v.won IS NOT NULL
     )
-    SELECT placed.place, placed.id, placed.prize_id FROM placed ORDER BY placed.place;
+    SELECT v.place, v.id, v.won FROM v ORDER BY v.place;
 END
 $$;

@@ -322,8 +322,8 @@ pub fn per_backend<T>(
 }
 
 /// A statement with its text fixed at compile time and exactly one `?`, bound to a JSON
-/// array that the statement unpacks (`json_each` on SQLite, `json_array_elements` on
-/// Postgres): how a batch of rows goes into one statement. Unlike `sql_query`, which is
+/// array that the statement unpacks (`json_each` on SQLite; on Postgres the function it
+/// calls): how a batch of rows goes into one statement. Unlike `sql_query`, which is
 /// parsed and planned again on every call, diesel prepares it once per connection and
 /// reuses it (cached under the type `S`). `S` names the statement and holds its text for
 /// each backend it runs on ([`SqliteSql`], [`PgSql`]).

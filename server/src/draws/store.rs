@@ -127,17 +127,21 @@ pub fn record(conn: &mut DbConn, r: &DrawRequest) -> QueryResult<Recorded> {
     if let Some(existing) = draw_by_key(conn, r.quiz, r.user, &r.key)? {
         return Ok(Recorded::Replay(existing));
     }
-    let batch = std::slice::from_ref(r);
-    let recorded = match conn {
-        DbConn::Pg(pg) => record_batch_pg(pg, batch)?,
-        DbConn::Sqlite(lite) => record_batch_sqlite(lite, batch)?,
-    };
-    Ok(recorded
+    Ok(record_in_tx(conn, std::slice::from_ref(r))?
         .and_then(|r| r.into_iter().next())
         .unwrap_or(Recorded::NoChances))
 }
 
-/// Records a batch of draws in a transaction of its own, with the same guards as
+/// A batch inside the caller's transaction (on Postgres under a savepoint).
+fn record_in_tx(conn: &mut DbConn, batch: &[DrawRequest]) -> QueryResult<Option<Vec<Recorded>>> {
+    match conn {
+        DbConn::Pg(pg) => record_batch_pg(pg, batch),
+        DbConn::Sqlite(lite) => record_batch_sqlite(lite, batch),
+    }
+}
+
+/// Records a batch of draws in a transaction of its own (the caller holds none), with the
+/// same guards as
 /// [`record`], in a few set-based statements whatever the batch's size (on Postgres, one
 /// call of `record_draws`). It skips the key look-up: a repeated key makes the unique index
 /// fail the batch, which the caller then retries draw by draw with [`record`]. None
@@ -151,24 +155,29 @@ pub fn record_batch(
         // One statement is a transaction by itself.
         return record_batch_pg(pg, batch);
     }
+    /// Why the transaction rolled back.
+    enum Undone {
+        NoChanceLeft,
+        Failed(diesel::result::Error),
+    }
+    impl From<diesel::result::Error> for Undone {
+        fn from(err: diesel::result::Error) -> Self {
+            Undone::Failed(err)
+        }
+    }
     // `BEGIN IMMEDIATE` (see `db::write_tx`) is what makes reading stock and wins, then
     // writing them, exact on SQLite.
-    let kept = write_tx(conn, |c| {
-        let recorded = match c {
-            DbConn::Pg(pg) => record_batch_pg(pg, batch)?,
-            DbConn::Sqlite(lite) => record_batch_sqlite(lite, batch)?,
-        };
-        recorded.ok_or(diesel::result::Error::RollbackTransaction)
-    });
-    match kept {
+    match write_tx(conn, |c| {
+        record_in_tx(c, batch)?.ok_or(Undone::NoChanceLeft)
+    }) {
         Ok(recorded) => Ok(Some(recorded)),
-        Err(diesel::result::Error::RollbackTransaction) => Ok(None),
-        Err(err) => Err(err),
+        Err(Undone::NoChanceLeft) => Ok(None),
+        Err(Undone::Failed(err)) => Err(err),
     }
 }
 
 /// The draws of a batch whose pick the gate granted, by prize then arrival: the order in
-/// which SQL hands out stock (and takes prize row locks on Postgres).
+/// which SQL hands out stock (`record_draws` does the same on Postgres).
 fn prize_candidates(batch: &[DrawRequest]) -> Vec<usize> {
     let mut candidates: Vec<usize> = (0..batch.len())
         .filter(|&i| batch[i].gate_won && batch[i].picked.is_some())
@@ -364,7 +373,7 @@ fn record_batch_pg(
     conn: &mut diesel::PgConnection,
     batch: &[DrawRequest],
 ) -> QueryResult<Option<Vec<Recorded>>> {
-    use diesel::connection::{TransactionManager, TransactionManagerStatus};
+    use diesel::connection::TransactionManager;
     type Row<'a> = (i64, i64, &'a str, Option<i64>, bool, i32, &'a str, String);
     let rows: Vec<Row> = batch
         .iter()
@@ -383,10 +392,9 @@ fn record_batch_pg(
         })
         .collect();
     let statement = JsonBatch::<RecordDraws>::new(&rows)?;
-    let inside = matches!(
-        diesel::connection::AnsiTransactionManager::transaction_manager_status_mut(conn),
-        TransactionManagerStatus::Valid(v) if v.transaction_depth().is_some()
-    );
+    let inside = diesel::connection::AnsiTransactionManager::transaction_manager_status_mut(conn)
+        .transaction_depth()?
+        .is_some();
     let placed: QueryResult<Vec<Placed>> = if inside {
         conn.transaction(|c| statement.load(c))
     } else {
@@ -444,7 +452,9 @@ fn record_batch_sqlite(
         let taken: Vec<(i64, i64)> = taken.into_iter().collect();
         // Read in this write transaction, so it holds; checked all the same.
         if !taken.is_empty() && JsonBatch::<TakeStock>::new(&taken)?.execute(conn)? != taken.len() {
-            return Err(diesel::result::Error::RollbackTransaction);
+            return Err(diesel::result::Error::QueryBuilderError(
+                "prize stock changed inside the write transaction".into(),
+            ));
         }
         won = allocated;
     }

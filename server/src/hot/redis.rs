@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, RedisError, Script, cmd};
-use tokio::runtime::{Handle, RuntimeFlavor};
+use tokio::runtime::{self, Handle, RuntimeFlavor};
 
 use super::gate_fields as gf;
 use super::{Gate, GatePick, HotError, HotStore, Ranked, Spend, Take};
@@ -204,12 +204,13 @@ return {first, redis.call('ZREVRANGE', KEYS[1], first, r + radius, 'WITHSCORES')
     )
 });
 
-/// Connections to one Redis: one per runtime thread. A multiplexed connection's reader and
-/// writer run as a task on the runtime that opened it; shared by every HTTP worker, each of
-/// its replies crossed threads twice (a worker's request to the task's thread, the answer
-/// back), which cost the machine more than parsing them. So each single-threaded runtime
-/// (an actix worker) opens its own on first use; elsewhere (the main runtime, a
-/// multi-threaded one) the first connection serves. Every one reconnects by itself.
+/// Connections to one Redis: one per single-threaded runtime. A multiplexed connection's
+/// reader and writer run as a task on the runtime that opened it; shared by every HTTP
+/// worker, each of its replies crossed threads twice (a worker's request to the task's
+/// thread, the answer back), which cost the machine more than parsing them. So each
+/// single-threaded runtime (an actix worker, the main one) has its own, the one it opened
+/// `connect` with or one opened lazily at its first command; a multi-threaded runtime uses
+/// the first. Every one reconnects by itself.
 #[derive(Clone)]
 pub struct Connections(Arc<Opened>);
 
@@ -219,10 +220,24 @@ struct Opened {
     first: ConnectionManager,
 }
 
+/// A runtime's own connection to one Redis (the `Connections` that made it, held weakly
+/// so that a dropped store's connection goes at the next new one).
+struct Own {
+    of: Weak<Opened>,
+    runtime: runtime::Id,
+    conn: ConnectionManager,
+}
+
 thread_local! {
-    /// This thread's own connection to each Redis it has used (the `Connections` that made
-    /// it, held weakly so that a dropped store's connection goes at the next new one).
-    static OWN: RefCell<Vec<(Weak<Opened>, ConnectionManager)>> = const { RefCell::new(Vec::new()) };
+    static OWN: RefCell<Vec<Own>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The current runtime, when it runs on this thread alone.
+fn single_threaded_runtime() -> Option<runtime::Id> {
+    Handle::try_current()
+        .ok()
+        .filter(|h| matches!(h.runtime_flavor(), RuntimeFlavor::CurrentThread))
+        .map(|h| h.id())
 }
 
 impl Connections {
@@ -237,39 +252,53 @@ impl Connections {
         let first = ConnectionManager::new_with_config(client.clone(), config.clone())
             .await
             .map_err(unavailable)?;
-        Ok(Self(Arc::new(Opened {
+        let conns = Self(Arc::new(Opened {
             client,
             config,
             first,
-        })))
+        }));
+        if let Some(runtime) = single_threaded_runtime() {
+            conns.keep(runtime, conns.0.first.clone());
+        }
+        Ok(conns)
     }
 
-    /// The connection for this thread (opened lazily: the first command connects).
+    /// The connection for this runtime (opened lazily: the first command connects).
     pub fn get(&self) -> ConnectionManager {
-        let single = Handle::try_current()
-            .is_ok_and(|h| matches!(h.runtime_flavor(), RuntimeFlavor::CurrentThread));
-        if !single {
+        let Some(runtime) = single_threaded_runtime() else {
             return self.0.first.clone();
+        };
+        let kept = OWN.with_borrow(|own| {
+            own.iter()
+                .find(|o| o.runtime == runtime && std::ptr::eq(o.of.as_ptr(), Arc::as_ptr(&self.0)))
+                .map(|o| o.conn.clone())
+        });
+        if let Some(conn) = kept {
+            return conn;
         }
+        match ConnectionManager::new_lazy_with_config(self.0.client.clone(), self.0.config.clone())
+        {
+            Ok(conn) => {
+                self.keep(runtime, conn.clone());
+                conn
+            }
+            Err(_) => self.0.first.clone(),
+        }
+    }
+
+    /// Makes `conn` this thread's connection for `runtime`, replacing one of an earlier
+    /// runtime (whose task ended with it).
+    fn keep(&self, runtime: runtime::Id, conn: ConnectionManager) {
         OWN.with_borrow_mut(|own| {
-            if let Some((_, conn)) = own
-                .iter()
-                .find(|(of, _)| std::ptr::eq(of.as_ptr(), Arc::as_ptr(&self.0)))
-            {
-                return conn.clone();
-            }
-            match ConnectionManager::new_lazy_with_config(
-                self.0.client.clone(),
-                self.0.config.clone(),
-            ) {
-                Ok(conn) => {
-                    own.retain(|(of, _)| of.strong_count() > 0);
-                    own.push((Arc::downgrade(&self.0), conn.clone()));
-                    conn
-                }
-                Err(_) => self.0.first.clone(),
-            }
-        })
+            own.retain(|o| {
+                o.of.strong_count() > 0 && !std::ptr::eq(o.of.as_ptr(), Arc::as_ptr(&self.0))
+            });
+            own.push(Own {
+                of: Arc::downgrade(&self.0),
+                runtime,
+                conn,
+            });
+        });
     }
 }
 

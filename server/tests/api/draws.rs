@@ -253,6 +253,95 @@ async fn odds_are_public_and_frozen_at_publish() {
     );
 }
 
+/// The SQL side of a batch, called directly (each backend has its own: statements on
+/// SQLite, `record_draws` on Postgres; this test runs on both and expects the same): stock
+/// goes by prize, then arrival; a member wins a prize only under its cap, counting wins
+/// already held and this batch's earlier ones; a draw the gate turned away never wins; a
+/// batch with a member short of chances keeps nothing.
+#[tokio::test]
+async fn sql_records_a_batch_by_prize_then_arrival_under_the_caps() {
+    use huigong::draws::store::{self, DrawRequest, Recorded};
+    let s = setup(
+        10,
+        &[
+            prize("保温杯", 1, 100_000, 5),
+            prize("电影票", 2, 100_000, 1),
+            prize("话费", 5, 100_000, 1),
+        ],
+    )
+    .await;
+    let ledger = s.ledger().await;
+    let (a, b, c) = (ledger[0].0, ledger[1].0, ledger[2].0);
+    let (m1, m2, m3) = (s.passer().await.0, s.passer().await.0, s.passer().await.0);
+    let quiz = s.quiz;
+    let now = s.app.clock.now().naive_utc();
+    let draw = move |n: usize, user: i64, picked: Option<i64>, gate_won: bool| DrawRequest {
+        quiz,
+        user,
+        key: format!("batch-{n}"),
+        picked,
+        gate_won,
+        max_per_user: if picked == Some(a) { 5 } else { 1 },
+        code: format!("CODE{n:08}"),
+        now,
+    };
+    let record =
+        |batch: Vec<DrawRequest>| s.app.db(move |conn| Ok(store::record_batch(conn, &batch)?));
+    let won = |recorded: Option<Vec<Recorded>>| -> Vec<Option<i64>> {
+        recorded
+            .expect("every chance is there")
+            .into_iter()
+            .map(|r| match r {
+                Recorded::New(d) => d.prize_id,
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    };
+
+    let first = record(vec![
+        draw(0, m1, Some(b), true),
+        draw(1, m2, Some(a), true),
+        draw(2, m1, Some(b), true),
+        draw(3, m3, Some(b), true),
+        draw(4, m3, Some(a), true),
+        draw(5, m2, None, false),
+        draw(6, m1, Some(a), false),
+        draw(7, m2, Some(c), true),
+    ])
+    .await;
+    assert_eq!(
+        won(first),
+        [Some(b), Some(a), None, Some(b), None, None, None, Some(c)],
+        "a: one unit, to the first; b: m1 at its cap of one, then m3; the gate's loss stays one"
+    );
+    // m2 already holds its one c; m1 does not.
+    let second = record(vec![draw(8, m2, Some(c), true), draw(9, m1, Some(c), true)]).await;
+    assert_eq!(won(second), [None, Some(c)]);
+    let ledger = s.ledger().await;
+    let left: Vec<(i64, i64)> = ledger.iter().map(|l| (l.2, l.3)).collect();
+    assert_eq!(
+        left,
+        [(0, 1), (0, 2), (3, 2)],
+        "(remaining, wins) per prize"
+    );
+
+    // A member without a chance row: nothing of the batch is kept.
+    let stranger = s.app.wechat_member().await["user"]["id"].as_i64().unwrap();
+    let refused = record(vec![
+        draw(10, m3, Some(c), true),
+        draw(11, stranger, Some(c), true),
+    ])
+    .await;
+    assert!(refused.is_none());
+    assert_eq!(s.ledger().await, ledger);
+    let used = s
+        .app
+        .db(move |conn| Ok(store::chance_rows(conn, quiz)?))
+        .await;
+    let used: Vec<(i64, i64)> = used.iter().map(|r| (r.0, r.2)).collect();
+    assert_eq!(used, [(m1, 4), (m2, 4), (m3, 2)], "chances used per member");
+}
+
 /// SQL guards again: a chance the hot store wrongly still shows (edited by hand, drifted)
 /// is refused when the draw is recorded, nothing is kept, and the member hears 409.
 #[tokio::test]
@@ -282,7 +371,7 @@ async fn sql_refuses_a_chance_the_hot_store_wrongly_grants() {
         .unwrap();
     assert_eq!(chances, json!({"granted": 1, "used": 1, "remaining": 0}));
     // The key drew nothing: it is free for a later chance, and the gate agrees with SQL.
-    assert!(s.reconcile().await["stock_repaired"] == json!([]));
+    assert_eq!(s.reconcile().await["stock_repaired"], json!([]));
 }
 
 #[tokio::test]

@@ -137,6 +137,29 @@ async fn redis_one_connection_per_single_threaded_runtime() {
         a.0 != first && b.0 != first && a.0 != b.0,
         "{first} {a:?} {b:?}"
     );
+
+    // A later runtime on the same thread opens its own (an earlier one's connection task
+    // ended with it), also where the earlier runtime is the one that connected.
+    std::thread::spawn(move || {
+        let runtime = || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+        };
+        let earlier = runtime().block_on(client_id(&conns));
+        let later = runtime().block_on(client_id(&conns));
+        assert!(earlier != later, "{earlier} {later}");
+        let (own, connected_with) = runtime().block_on(async {
+            let own = Connections::connect(&url).await.unwrap();
+            let id = client_id(&own).await;
+            (own, id)
+        });
+        let after = runtime().block_on(client_id(&own));
+        assert!(connected_with != after, "{connected_with} {after}");
+    })
+    .join()
+    .unwrap();
 }
 
 fn assert_wrong_type<T: Debug>(result: Result<T, HotError>, key: &str) {
