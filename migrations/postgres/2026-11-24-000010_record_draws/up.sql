@@ -25,7 +25,9 @@ DECLARE
     c record;
     prize bigint;
     stock integer := 0;
-    taken integer := 0;
+    -- units taken per prize: {"<prize>": n}
+    taken jsonb := '{}';
+    prizes_taken integer;
     mine bigint;
     pair text;
     held jsonb := '{}';
@@ -63,14 +65,7 @@ BEGIN
          ORDER BY 3, 1
     LOOP
         IF prize IS DISTINCT FROM c.picked THEN
-            IF taken > 0 THEN
-                UPDATE prizes SET remaining = remaining - taken WHERE id = prize AND remaining >= taken;
-                IF NOT FOUND THEN
-                    RAISE EXCEPTION 'prize % changed under its lock', prize;
-                END IF;
-            END IF;
             prize := c.picked;
-            taken := 0;
             SELECT p.remaining INTO stock FROM prizes AS p WHERE p.id = prize FOR NO KEY UPDATE;
             stock := coalesce(stock, 0);
         END IF;
@@ -82,17 +77,18 @@ BEGIN
         END IF;
         IF stock > 0 AND mine < c.cap THEN
             stock := stock - 1;
-            taken := taken + 1;
+            taken := taken || jsonb_build_object(prize, coalesce((taken ->> prize::text)::integer, 0) + 1);
             mine := mine + 1;
             winning[c.place + 1] := true;
         END IF;
         held := held || jsonb_build_object(pair, mine);
     END LOOP;
-    IF taken > 0 THEN
-        UPDATE prizes SET remaining = remaining - taken WHERE id = prize AND remaining >= taken;
-        IF NOT FOUND THEN
-            RAISE EXCEPTION 'prize % changed under its lock', prize;
-        END IF;
+    UPDATE prizes AS p SET remaining = p.remaining - t.value::integer
+      FROM jsonb_each_text(taken) AS t
+     WHERE p.id = t.key::bigint AND p.remaining >= t.value::integer;
+    GET DIAGNOSTICS prizes_taken = ROW_COUNT;
+    IF prizes_taken <> (SELECT count(*) FROM jsonb_object_keys(taken)) THEN
+        RAISE EXCEPTION 'prize stock changed under its lock';
     END IF;
 
     -- Ids drawn up front, so the wins need no join back to the draws they belong to.

@@ -159,6 +159,19 @@ impl Setup {
             .unwrap()
     }
 
+    /// What the member sees of their draw chances.
+    async fn chances(&self, member: &str) -> Value {
+        self.app
+            .get(
+                &format!("/api/v1/quizzes/{}/draw-chances", self.quiz),
+                Some(member),
+            )
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// SQL's view: (prize id, quantity, remaining, wins recorded).
     async fn ledger(&self) -> Vec<(i64, i64, i64, i64)> {
         let quiz = self.quiz;
@@ -359,17 +372,10 @@ async fn sql_refuses_a_chance_the_hot_store_wrongly_grants() {
     let before = s.ledger().await;
     problem(s.draw(&member, "b").await, 409, "draw.no_chances").await;
     assert_eq!(s.ledger().await, before, "no stock taken, no win kept");
-    let chances: Value = s
-        .app
-        .get(
-            &format!("/api/v1/quizzes/{}/draw-chances", s.quiz),
-            Some(&member),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(chances, json!({"granted": 1, "used": 1, "remaining": 0}));
+    assert_eq!(
+        s.chances(&member).await,
+        json!({"granted": 1, "used": 1, "remaining": 0})
+    );
     // The key drew nothing: it is free for a later chance, and the gate agrees with SQL.
     assert_eq!(s.reconcile().await["stock_repaired"], json!([]));
 }
@@ -401,17 +407,10 @@ async fn a_draw_takes_a_key_and_a_chance_and_replays_the_same_result() {
     let again = s.draw(&member, "k-1").await;
     assert_eq!(again.status(), 201);
     assert_eq!(again.json::<Value>().await.unwrap(), first);
-    let chances: Value = s
-        .app
-        .get(
-            &format!("/api/v1/quizzes/{}/draw-chances", s.quiz),
-            Some(&member),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(chances, json!({"granted": 2, "used": 1, "remaining": 1}));
+    assert_eq!(
+        s.chances(&member).await,
+        json!({"granted": 2, "used": 1, "remaining": 1})
+    );
     // Certain odds, but the only unit is gone: a loss, not another prize.
     let second: Value = s.draw(&member, "k-2").await.json().await.unwrap();
     assert_eq!(second["won"], false);
