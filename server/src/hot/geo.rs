@@ -1,7 +1,7 @@
 //! The nearby index of rest stations: Redis GEO when Redis is configured, an in-process grid
 //! otherwise. Both answer "which ids lie within r metres of here, nearest first" as a
-//! superset by a hair (callers recompute exact distances from the station rows and
-//! filter), and both can tell that they were never built (a Redis flush) so callers
+//! superset by a hair, ordered by the index's own measure (callers recompute exact distances
+//! from the station rows and filter), and both can tell that they were never built (a Redis flush) so callers
 //! rebuild from SQL. The Redis change log holds each station id once (a sorted set scored
 //! by the version of its latest change), so it never outgrows the stations table.
 //!
@@ -21,17 +21,11 @@ use redis::{Script, cmd};
 
 use super::redis::{Connections, on};
 use super::{HotError, Keys};
-use crate::domain::{Coord, EARTH_RADIUS_M, M_PER_DEG};
+use crate::domain::{Coord, M_PER_DEG};
 
-/// How far an index's distance may be from [`Coord::distance_m`] (Redis: 52-bit geohashes).
+/// How far an index's distance, by which it orders what it finds, may be from
+/// [`Coord::distance_m`] (Redis: 52-bit geohashes on a slightly larger sphere).
 pub const DISTANCE_SLACK_M: f64 = 2.0;
-
-/// A point the index found, and how far it is by the index's measure.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Near {
-    pub id: i64,
-    pub distance_m: f64,
-}
 
 /// Where the index stands: `epoch` is drawn anew at every rebuild (a lost index lost its
 /// change log too), `version` counts the changes recorded since.
@@ -52,16 +46,17 @@ impl Stamp {
 #[derive(Debug, Clone)]
 pub struct Found {
     pub stamp: Stamp,
-    pub near: Vec<Near>,
+    /// Nearest first by the index's measure.
+    pub ids: Vec<i64>,
 }
 
 #[async_trait::async_trait]
 pub trait GeoIndex: Send + Sync + 'static {
     /// `redis` or `memory`.
     fn kind(&self) -> &'static str;
-    /// Ids within `radius_m` of `center` (and possibly a little beyond) with their distance,
-    /// nearest first; None when the index was never built or has been lost. Distances are
-    /// the index's own, within [`DISTANCE_SLACK_M`] of [`Coord::distance_m`].
+    /// Ids within `radius_m` of `center` (and possibly a little beyond), nearest first by the
+    /// index's own measure, which is within [`DISTANCE_SLACK_M`] of [`Coord::distance_m`];
+    /// None when the index was never built or has been lost.
     ///
     /// At most `count` ids: when that many come back, more may lie beyond the last one.
     async fn within(
@@ -172,7 +167,7 @@ impl Grid {
         }
     }
 
-    fn within(&self, center: Coord, radius_m: f64) -> Vec<Near> {
+    fn within(&self, center: Coord, radius_m: f64) -> Vec<i64> {
         let dlat = radius_m / M_PER_DEG;
         let (south, north) = (
             (center.lat - dlat).max(-90.0),
@@ -232,10 +227,7 @@ impl Grid {
             }
         }
         found.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        found
-            .into_iter()
-            .map(|(distance_m, id)| Near { id, distance_m })
-            .collect()
+        found.into_iter().map(|(_, id)| id).collect()
     }
 }
 
@@ -276,9 +268,9 @@ impl GeoIndex for MemoryGeo {
     ) -> Result<Option<Found>, HotError> {
         let state = self.read();
         Ok(state.stamp().zip(state.grid.as_ref()).map(|(stamp, g)| {
-            let mut near = g.within(center, radius_m);
-            near.truncate(count);
-            Found { stamp, near }
+            let mut ids = g.within(center, radius_m);
+            ids.truncate(count);
+            Found { stamp, ids }
         }))
     }
 
@@ -356,9 +348,6 @@ pub fn redis_radius(radius_m: f64) -> f64 {
 pub fn widest_radius_within(limit_m: f64) -> f64 {
     ((limit_m - 2.0) / 1.001).floor()
 }
-
-/// Redis's distances on our sphere.
-const FROM_REDIS: f64 = EARTH_RADIUS_M / 6_372_797.560_856;
 
 /// One more version; each id of ARGV enters the change log under it.
 static TOUCH: LazyLock<Script> = LazyLock::new(|| {
@@ -465,9 +454,12 @@ impl GeoIndex for RedisGeo {
         count: usize,
     ) -> Result<Option<Found>, HotError> {
         // The stamp and the points in one transaction (a script would copy the points into a
-        // Lua table and back, which cost Redis more than the search itself).
-        type Answer = ((Option<u64>, Option<u64>), Vec<(i64, f64)>);
-        let ((epoch, version), near): Answer = redis::pipe()
+        // Lua table and back, which cost Redis more than the search itself). Without
+        // WITHDIST: Redis formats no distances and the reply is a flat list of ids (parsing
+        // the pairs cost this server more than the rest of the search); the caller measures
+        // from its rows.
+        type Answer = ((Option<u64>, Option<u64>), Vec<i64>);
+        let ((epoch, version), ids): Answer = redis::pipe()
             .atomic()
             .cmd("MGET")
             .arg(&self.built)
@@ -483,7 +475,6 @@ impl GeoIndex for RedisGeo {
             .arg("ASC")
             .arg("COUNT")
             .arg(count.max(1))
-            .arg("WITHDIST")
             .query_async(&mut self.conn.get())
             .await
             .map_err(on(&self.points))?;
@@ -492,13 +483,7 @@ impl GeoIndex for RedisGeo {
                 epoch,
                 version: version.unwrap_or(0),
             },
-            near: near
-                .into_iter()
-                .map(|(id, d)| Near {
-                    id,
-                    distance_m: d * FROM_REDIS,
-                })
-                .collect(),
+            ids,
         }))
     }
 
@@ -676,7 +661,7 @@ mod tests {
                 .collect();
             expected.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
             let expected: Vec<i64> = expected.into_iter().map(|(_, id)| id).collect();
-            let got: Vec<i64> = grid.within(center, r).iter().map(|n| n.id).collect();
+            let got: Vec<i64> = grid.within(center, r);
             assert_eq!(got, expected, "{center:?} r={r}");
         }
     }
@@ -719,8 +704,7 @@ mod tests {
             },
             2_000_000.0,
         );
-        let ids = |found: Vec<Near>| found.iter().map(|n| n.id).collect::<Vec<_>>();
-        assert_eq!(ids(far), vec![1, 2]);
+        assert_eq!(far, vec![1, 2]);
         let near = grid.within(
             Coord {
                 lat: 84.99,
@@ -728,6 +712,6 @@ mod tests {
             },
             10.0,
         );
-        assert_eq!(ids(near), vec![1]);
+        assert_eq!(near, vec![1]);
     }
 }

@@ -15,7 +15,7 @@ use super::store::{self, Station};
 use crate::AppState;
 use crate::domain::Coord;
 use crate::error::{ApiError, ApiResult, Text};
-use crate::hot::{DISTANCE_SLACK_M, Found, Near, widest_radius_within};
+use crate::hot::{DISTANCE_SLACK_M, Found, widest_radius_within};
 
 /// What a rider asks for.
 #[derive(Debug, Clone, Copy)]
@@ -80,11 +80,11 @@ pub async fn search(state: &AppState, c: Criteria) -> ApiResult<Vec<Hit>> {
         };
         loop {
             let found = within(state, c.center, ring, count).await?;
-            let covered = Covered::of(&found.near, count, ring, c.radius_m);
+            let covered = Covered::of(&found.ids, count, ring, c.radius_m);
             let hits = loop {
                 state.station_rows.catch_up(state, found.stamp).await?;
                 let picked = state.station_rows.with_at(found.stamp, |rows| {
-                    pick(&c, now, covered, &found.near, |id| rows.get(&id))
+                    pick(&c, now, covered, &found.ids, |id| rows.get(&id))
                 });
                 if let Some(hits) = picked {
                     break hits;
@@ -93,7 +93,7 @@ pub async fn search(state: &AppState, c: Criteria) -> ApiResult<Vec<Hit>> {
             if let Some(hits) = hits {
                 return Ok(hits);
             }
-            if !matches!(covered, Covered::Below(_)) {
+            if !matches!(covered, Covered::Cut) {
                 break;
             }
             count *= 4;
@@ -109,56 +109,61 @@ enum Covered {
     Whole,
     /// Every one at most this far.
     Upto(f64),
-    /// Every one nearer than this (the list was cut off at its length).
-    Below(f64),
+    /// Every one the index puts nearer than the last candidate (the list was cut off at its
+    /// length).
+    Cut,
 }
 
 impl Covered {
     /// For the candidates of a search within `ring` (of a `radius_m` search) for at most
     /// `count`: a full list may lack stations as near as its last one, give or take the
     /// index's slack; a shorter one holds the whole ring.
-    fn of(near: &[Near], count: usize, ring: f64, radius_m: f64) -> Covered {
-        match near.last() {
-            Some(last) if near.len() >= count => Covered::Below(last.distance_m - DISTANCE_SLACK_M),
-            _ if ring >= radius_m => Covered::Whole,
-            _ => Covered::Upto(ring),
+    fn of(ids: &[i64], count: usize, ring: f64, radius_m: f64) -> Covered {
+        if ids.len() >= count {
+            Covered::Cut
+        } else if ring >= radius_m {
+            Covered::Whole
+        } else {
+            Covered::Upto(ring)
         }
     }
 }
 
-/// The answer from candidates nearest first (by the index's measure), or None when fewer
+/// The index orders candidates by its own measure, within [`DISTANCE_SLACK_M`] of the exact
+/// one: a candidate after one measured at `d` is at least `d - FLOOR_SLACK_M`.
+const FLOOR_SLACK_M: f64 = 2.0 * DISTANCE_SLACK_M;
+
+/// The answer from candidate ids nearest first (by the index's measure), or None when fewer
 /// than `limit` stations are surely nearer than anything the candidates may lack.
 fn pick<'a>(
     c: &Criteria,
     now: DateTime<Utc>,
     covered: Covered,
-    near: &[Near],
+    ids: &[i64],
     entry: impl Fn(i64) -> Option<&'a Entry>,
 ) -> Option<Vec<Hit>> {
     // Kept sorted by (distance, id) and at most `limit` long; rows are borrowed until the
     // end (a reference count touched per candidate costs more than the rest of the test).
     let mut hits: Vec<(f64, i64, &Arc<Row>, bool)> = Vec::with_capacity(c.limit + 1);
     let mut clock = WallClock::new(now);
+    // Every candidate from here on is at least this far (exactly).
+    let mut floor = f64::NEG_INFINITY;
     let settled = 'scan: {
-        for n in near {
-            // Every candidate from here on is at least this far, give or take the slack.
-            if hits.len() == c.limit
-                && hits
-                    .last()
-                    .is_some_and(|h| h.0 < n.distance_m - DISTANCE_SLACK_M)
-            {
+        for &id in ids {
+            if hits.len() == c.limit && hits.last().is_some_and(|h| h.0 < floor) {
                 break 'scan true;
             }
-            let Some(e) = entry(n.id) else { continue };
+            let Some(e) = entry(id) else { continue };
             if e.amenities & c.amenities != c.amenities {
                 continue;
             }
             let distance_m = c.center.distance_m(&e.at);
+            floor = floor.max(distance_m - FLOOR_SLACK_M);
             if distance_m > c.radius_m {
                 continue;
             }
             let at =
-                hits.partition_point(|h| h.0.total_cmp(&distance_m).then(h.1.cmp(&n.id)).is_lt());
+                hits.partition_point(|h| h.0.total_cmp(&distance_m).then(h.1.cmp(&id)).is_lt());
             if at >= c.limit {
                 continue;
             }
@@ -166,15 +171,23 @@ fn pick<'a>(
             if c.open_now && !open_now {
                 continue;
             }
-            hits.insert(at, (distance_m, n.id, &e.row, open_now));
+            hits.insert(at, (distance_m, id, &e.row, open_now));
             hits.truncate(c.limit);
         }
         // Every candidate is read: the answer holds if nothing missing can be nearer.
-        let last = hits.last().map(|h| h.0).filter(|_| hits.len() == c.limit);
+        let Some(last) = hits.last().map(|h| h.0).filter(|_| hits.len() == c.limit) else {
+            break 'scan matches!(covered, Covered::Whole);
+        };
         match covered {
             Covered::Whole => true,
-            Covered::Upto(d) => last.is_some_and(|l| l <= d),
-            Covered::Below(d) => last.is_some_and(|l| l < d),
+            Covered::Upto(d) => last <= d,
+            // What the list lacks the index puts beyond its last candidate: as far as the
+            // last one whose row is known, less the slack both ways.
+            Covered::Cut => ids
+                .iter()
+                .rev()
+                .find_map(|&id| entry(id))
+                .is_some_and(|e| last < c.center.distance_m(&e.at) - FLOOR_SLACK_M),
         }
     };
     settled.then(|| {
@@ -400,15 +413,19 @@ mod tests {
             };
             let entries = rows;
             let rows: Vec<&Arc<Row>> = entries.iter().map(|e| &e.row).collect();
-            let mut near: Vec<Near> = rows
+            // As the index measures: off by up to the slack, and ordered by that.
+            let mut near: Vec<(f64, i64)> = rows
                 .iter()
-                .map(|r| Near {
-                    id: r.station.id,
-                    distance_m: exact(r) + rng.random_range(-1.5..1.5),
-                })
-                .filter(|n| n.distance_m <= ring + 2.0)
+                .map(|r| (exact(r) + rng.random_range(-1.99..1.99), r.station.id))
+                .filter(|n| n.0 <= ring + 2.0)
                 .collect();
-            near.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m));
+            near.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let mut near: Vec<i64> = near.into_iter().map(|(_, id)| id).collect();
+            // Stations the index still holds after their rows went (inactive until the next
+            // sync) change nothing.
+            for phantom in 0..rng.random_range(0..3) {
+                near.insert(rng.random_range(0..=near.len()), 1_000 + phantom);
+            }
             let mut expected: Vec<(f64, i64)> = rows
                 .iter()
                 .filter(|r| r.station.amenities & c.amenities == c.amenities)
