@@ -12,6 +12,9 @@ use huigong::config::Config;
 use huigong::db::{self, DatabaseUrl};
 use huigong::{Application, demo, openapi, telemetry};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "huigong",
