@@ -221,7 +221,8 @@ impl Db {
         .map_err(|_| E::from(DbError::Blocking))?
     }
 
-    /// A connection for the CLI and tests (not for request handlers: use [`Db::run`]).
+    /// A connection for the CLI, tests and the draw committer's own thread (not for request
+    /// handlers: use [`Db::run`]).
     pub fn get(&self) -> Result<r2d2::PooledConnection<Manager>, DbError> {
         self.pool.get().map_err(|e| DbError::Pool(e.to_string()))
     }

@@ -143,8 +143,17 @@ impl DrawEngine {
         // One committer per process, on both backends: SQLite has one writer at a time,
         // and on Postgres a second and third committer made smaller batches that cost more
         // per draw (3 committers: 13-16% of the Lua ceiling in the load test, 1: 22-23%);
-        // under more load a batch simply grows.
-        tokio::spawn(commit_loop(db, jobs, draw_metrics.batch.clone()));
+        // under more load a batch simply grows. It is a thread of its own: every batch
+        // as a task handed its SQL to the blocking pool and back, two thread wake-ups on
+        // the path every draw waits on. It ends when the engine (the sender) is dropped.
+        let sizes = draw_metrics.batch.clone();
+        let committer = std::thread::Builder::new()
+            .name("draw-committer".into())
+            .spawn(move || commit_loop(&db, jobs, &sizes));
+        if let Err(err) = committer {
+            // Draws then answer 500 ("the draw committer has stopped"); nothing else is hurt.
+            tracing::error!(error = %err, "could not start the draw committer thread");
+        }
         Arc::new(DrawEngine {
             metrics: draw_metrics,
             queue,
@@ -434,21 +443,19 @@ fn user_fields(campaign: &Campaign, user: i64) -> Vec<String> {
 
 /// Group commit: whatever draws are waiting go into one transaction. When the batch fails
 /// (a rare conflict with another process), each draw is retried in its own transaction so
-/// one bad draw cannot fail the others.
-async fn commit_loop(db: Db, mut jobs: mpsc::Receiver<Job>, sizes: Histogram) {
+/// one bad draw cannot fail the others. Runs on its own thread until the queue closes.
+fn commit_loop(db: &Db, mut jobs: mpsc::Receiver<Job>, sizes: &Histogram) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    while jobs.blocking_recv_many(&mut batch, MAX_BATCH) > 0 {
         sizes.observe(batch.len() as f64);
         let requests: Vec<DrawRequest> = batch.iter().map(|j| j.request.clone()).collect();
-        let results = db
-            .run(move |c| -> Result<Vec<ApiResult<Recorded>>, ApiError> {
-                Ok(commit_batch(c, &requests))
-            })
-            .await
-            .unwrap_or_else(|err| {
+        let results = match db.get() {
+            Ok(mut conn) => commit_batch(&mut conn, &requests),
+            Err(err) => {
                 tracing::error!(error = %err, "draw batch could not run");
                 Vec::new()
-            });
+            }
+        };
         let mut results = results.into_iter();
         for job in batch.drain(..) {
             let result = results
