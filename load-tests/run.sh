@@ -2,7 +2,7 @@
 # One command: build, start the server on a stack, seed it, run the ceilings and the
 # journeys back to back, print the table, stop the server.
 #
-#   bash load-tests/run.sh [embedded|postgres] [--seconds N] [--users N] [--smoke] [--debug]
+#   bash load-tests/run.sh [embedded|postgres] [--seconds N] [--users N] [--rounds N] [--only NAME] [--smoke] [--debug]
 #
 # embedded: a fresh SQLite file + in-process hot store. postgres: a fresh database
 # `huigong_load` on 127.0.0.1:5432 + Redis on 127.0.0.1:6379 (own key prefix).
@@ -35,7 +35,8 @@ flag=(); [ "$profile" = release ] && flag=(--release)
 
 cargo build -q "${flag[@]}" -p huigong
 cargo build -q "${flag[@]}" --manifest-path load-tests/Cargo.toml
-server="target/$profile/huigong"
+# HUIGONG_LOAD_SERVER: another build of the server to measure (an A/B on one machine).
+server="${HUIGONG_LOAD_SERVER:-target/$profile/huigong}"
 load="load-tests/target/$profile/huigong-load"
 
 work="$(mktemp -d)"

@@ -2,7 +2,7 @@
 //! server, each for the same time with the same users, then one table of req/s, p50, p99,
 //! errors and each journey's ratio to its ceiling.
 //!
-//! `huigong-load --host http://127.0.0.1:18080 [--seconds 10] [--users 32] [--smoke] [--only NAME]`
+//! `huigong-load --host http://127.0.0.1:18080 [--seconds 10] [--users 32] [--rounds 1] [--smoke] [--only NAME]`
 //! The server must run with `HUIGONG_BENCH_ENDPOINTS=true` (see run.sh, which does it all).
 
 use std::process::ExitCode;
@@ -311,15 +311,21 @@ async fn nearby(user: &mut GooseUser) -> TransactionResult {
     Ok(())
 }
 
-/// One measured run: what the table shows.
+/// One measured run of one scenario.
 struct Row {
     name: &'static str,
     ceiling: Option<&'static str>,
     requests: usize,
     errors: usize,
-    rps: f64,
+    seconds: f64,
     p50_ms: f64,
     p99_ms: f64,
+}
+
+impl Row {
+    fn rps(&self) -> f64 {
+        self.requests as f64 / self.seconds
+    }
 }
 
 struct Plan {
@@ -328,6 +334,9 @@ struct Plan {
     users: usize,
     /// Run only the scenarios whose name contains this (the ceilings always run).
     only: Option<String>,
+    /// Each scenario's `seconds` in this many slices, run round-robin over all scenarios:
+    /// a journey and its ceiling then share the machine's good and bad minutes alike.
+    rounds: usize,
 }
 
 async fn measure(
@@ -335,6 +344,7 @@ async fn measure(
     name: &'static str,
     ceiling: Option<&'static str>,
     transaction: Transaction,
+    seconds: usize,
 ) -> Result<Row, GooseError> {
     let scenario = scenario!("run")
         .register_transaction(transaction!(sign_in).set_on_start())
@@ -344,7 +354,7 @@ async fn measure(
         .set_default(GooseDefault::Host, plan.host.as_str())?
         .set_default(GooseDefault::Users, plan.users)?
         .set_default(GooseDefault::IncreaseRate, plan.users.to_string().as_str())?
-        .set_default(GooseDefault::RunTime, plan.seconds)?
+        .set_default(GooseDefault::RunTime, seconds)?
         .set_default(GooseDefault::NoPrintMetrics, true)?
         .set_default(GooseDefault::NoErrorSummary, true)?
         .set_default(GooseDefault::NoTelnet, true)?
@@ -361,16 +371,83 @@ async fn measure(
         p50 = f64::max(p50, aggregate.raw_data.percentile_us(0.50) as f64 / 1000.0);
         p99 = f64::max(p99, aggregate.raw_data.percentile_us(0.99) as f64 / 1000.0);
     }
-    let seconds = metrics.duration.max(1) as f64;
     Ok(Row {
         name,
         ceiling,
         requests,
         errors,
-        rps: requests as f64 / seconds,
+        seconds: metrics.duration.max(1) as f64,
         p50_ms: p50,
         p99_ms: p99,
     })
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// One scenario over all rounds: what the table shows.
+struct Summary {
+    name: &'static str,
+    /// The ceiling's name and the median over rounds of this scenario's req/s divided by
+    /// the ceiling's req/s in the same round.
+    ratio: Option<(&'static str, f64)>,
+    /// The median ratio to ceiling insert (draws only).
+    insert_ratio: Option<f64>,
+    requests: usize,
+    errors: usize,
+    rps: f64,
+    /// The median of the rounds' medians, and the worst round's p99.
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+/// `rounds[r]` holds round r's rows, in the same order every round.
+fn summarize(rounds: &[Vec<Row>]) -> Vec<Summary> {
+    let Some(first) = rounds.first() else {
+        return Vec::new();
+    };
+    let per_round = |name: &str, ceiling: &str| -> Option<f64> {
+        let ratios: Vec<f64> = rounds
+            .iter()
+            .filter_map(|round| {
+                let rps = |n: &str| round.iter().find(|r| r.name == n).map(Row::rps);
+                Some(rps(name)? / rps(ceiling).filter(|c| *c > 0.0)?)
+            })
+            .collect();
+        (!ratios.is_empty()).then(|| median(ratios))
+    };
+    first
+        .iter()
+        .map(|row| {
+            let all: Vec<&Row> = rounds
+                .iter()
+                .flatten()
+                .filter(|r| r.name == row.name)
+                .collect();
+            let requests: usize = all.iter().map(|r| r.requests).sum();
+            let seconds: f64 = all.iter().map(|r| r.seconds).sum();
+            Summary {
+                name: row.name,
+                ratio: row
+                    .ceiling
+                    .and_then(|c| per_round(row.name, c).map(|x| (c, x))),
+                insert_ratio: (row.name == "draw")
+                    .then(|| per_round(row.name, "ceiling insert"))
+                    .flatten(),
+                requests,
+                errors: all.iter().map(|r| r.errors).sum(),
+                rps: requests as f64 / seconds.max(1.0),
+                p50_ms: median(all.iter().map(|r| r.p50_ms).collect()),
+                p99_ms: all.iter().map(|r| r.p99_ms).fold(0.0, f64::max),
+            }
+        })
+        .collect()
 }
 
 fn strings(v: &Value) -> Vec<String> {
@@ -454,6 +531,7 @@ fn parse_args() -> Result<(Plan, bool), String> {
         seconds: 10,
         users: 32,
         only: None,
+        rounds: 1,
     };
     let mut smoke = false;
     while let Some(arg) = args.next() {
@@ -468,12 +546,20 @@ fn parse_args() -> Result<(Plan, bool), String> {
             "--users" => plan.users = value("--users")?.parse().map_err(|_| "--users: a number")?,
             "--smoke" => smoke = true,
             "--only" => plan.only = Some(value("--only")?),
+            "--rounds" => {
+                plan.rounds = value("--rounds")?
+                    .parse()
+                    .ok()
+                    .filter(|r| *r >= 1)
+                    .ok_or("--rounds: a number, 1 or more")?
+            }
             other => return Err(format!("unknown argument {other}")),
         }
     }
     if smoke {
         plan.seconds = 2;
         plan.users = 4;
+        plan.rounds = 1;
     }
     let loopback = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"];
     if !loopback.iter().any(|p| plan.host.starts_with(p)) {
@@ -551,39 +637,50 @@ async fn main() -> ExitCode {
             transaction!(reading_checkin),
         ),
     ];
-    let mut rows: Vec<Row> = Vec::new();
-    for (name, ceiling, transaction) in runs {
-        let wanted = plan.only.as_deref().is_none_or(|o| name.contains(o));
-        if !wanted && !name.starts_with("ceiling") {
-            continue;
-        }
-        eprintln!(
-            "huigong-load: {name} ({} s, {} users)",
-            plan.seconds, plan.users
-        );
-        match measure(&plan, name, ceiling, transaction).await {
-            Ok(row) => rows.push(row),
-            Err(e) => {
-                eprintln!("huigong-load: {name}: {e}");
-                return ExitCode::FAILURE;
+    let slice = (plan.seconds / plan.rounds).max(1);
+    let mut rounds: Vec<Vec<Row>> = Vec::new();
+    for round in 1..=plan.rounds {
+        let mut rows: Vec<Row> = Vec::new();
+        for (name, ceiling, transaction) in &runs {
+            let wanted = plan.only.as_deref().is_none_or(|o| name.contains(o));
+            if !wanted && !name.starts_with("ceiling") {
+                continue;
+            }
+            eprintln!(
+                "huigong-load: {name} ({slice} s, {} users, round {round} of {})",
+                plan.users, plan.rounds
+            );
+            match measure(&plan, name, *ceiling, transaction.clone(), slice).await {
+                Ok(row) => rows.push(row),
+                Err(e) => {
+                    eprintln!("huigong-load: {name}: {e}");
+                    return ExitCode::FAILURE;
+                }
             }
         }
+        rounds.push(rows);
     }
-    let rps_of = |name: &str| rows.iter().find(|r| r.name == name).map_or(0.0, |r| r.rps);
-    let insert = rps_of("ceiling insert");
+    let rows = summarize(&rounds);
     println!("| scenario | req/s | p50 ms | p99 ms | errors | ratio to ceiling |");
     println!("|---|---:|---:|---:|---:|---|");
     for r in &rows {
-        let mut ratio = match r.ceiling {
-            Some(c) if rps_of(c) > 0.0 => format!("{:.0}% of {c}", 100.0 * r.rps / rps_of(c)),
-            _ => "(ceiling)".into(),
+        let mut ratio = match r.ratio {
+            Some((c, x)) => format!("{:.0}% of {c}", 100.0 * x),
+            None => "(ceiling)".into(),
         };
-        if r.name == "draw" && insert > 0.0 {
-            ratio.push_str(&format!(", {:.1}x ceiling insert", r.rps / insert));
+        if let Some(x) = r.insert_ratio {
+            ratio.push_str(&format!(", {x:.1}x ceiling insert"));
         }
         println!(
             "| {} | {:.0} | {:.2} | {:.2} | {} | {} |",
             r.name, r.rps, r.p50_ms, r.p99_ms, r.errors, ratio
+        );
+    }
+    if plan.rounds > 1 {
+        println!(
+            "\n{} rounds of {slice} s per scenario, round-robin; ratios are the median of the \
+             rounds' ratios, p50 the median of the rounds', p99 the worst round's.",
+            plan.rounds
         );
     }
     let errors: usize = rows.iter().map(|r| r.errors).sum();
