@@ -693,3 +693,87 @@ async fn main() -> ExitCode {
     }
     ExitCode::SUCCESS
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(name: &'static str, ceiling: Option<&'static str>, requests: usize) -> Row {
+        Row {
+            name,
+            ceiling,
+            requests,
+            errors: 0,
+            seconds: 10.0,
+            p50_ms: requests as f64 / 1_000.0,
+            p99_ms: requests as f64 / 100.0,
+        }
+    }
+
+    #[test]
+    fn median_of_odd_even_and_no_values() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(median(Vec::new()), 0.0);
+    }
+
+    /// A slow round slows the journey and its ceiling alike: each round's ratio is 30%,
+    /// and so is the summary, though the totals of a fast ceiling round against a slow
+    /// journey round would say otherwise.
+    #[test]
+    fn ratios_are_taken_within_each_round() {
+        let rounds = vec![
+            vec![
+                row("ceiling json", None, 400_000),
+                row("nearby stations", Some("ceiling json"), 120_000),
+            ],
+            vec![
+                row("ceiling json", None, 200_000),
+                row("nearby stations", Some("ceiling json"), 60_000),
+            ],
+            vec![
+                row("ceiling json", None, 300_000),
+                row("nearby stations", Some("ceiling json"), 90_000),
+            ],
+        ];
+        let s = summarize(&rounds);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].name, "ceiling json");
+        assert!(s[0].ratio.is_none());
+        assert_eq!(s[0].rps, 30_000.0);
+        let nearby = &s[1];
+        let (ceiling, ratio) = nearby.ratio.expect("a ratio");
+        assert_eq!(ceiling, "ceiling json");
+        assert!((ratio - 0.3).abs() < 1e-12, "{ratio}");
+        assert_eq!(nearby.requests, 270_000);
+        assert_eq!(nearby.rps, 9_000.0);
+        // p50: the median round's; p99: the worst round's.
+        assert_eq!(nearby.p50_ms, 90.0);
+        assert_eq!(nearby.p99_ms, 1_200.0);
+    }
+
+    /// Draws are also compared with the insert ceiling, round by round.
+    #[test]
+    fn draws_get_both_ratios() {
+        let rounds = vec![
+            vec![
+                row("ceiling lua", None, 100_000),
+                row("ceiling insert", None, 20_000),
+                row("draw", Some("ceiling lua"), 25_000),
+            ],
+            vec![
+                row("ceiling lua", None, 50_000),
+                row("ceiling insert", None, 10_000),
+                row("draw", Some("ceiling lua"), 12_500),
+            ],
+        ];
+        let s = summarize(&rounds);
+        let draw = s.iter().find(|r| r.name == "draw").expect("draw");
+        assert!((draw.ratio.expect("ratio").1 - 0.25).abs() < 1e-12);
+        assert!((draw.insert_ratio.expect("insert ratio") - 1.25).abs() < 1e-12);
+        assert!(
+            s.iter()
+                .all(|r| r.name == "draw" || r.insert_ratio.is_none())
+        );
+    }
+}
