@@ -449,13 +449,20 @@ fn commit_loop(db: &Db, mut jobs: mpsc::Receiver<Job>, sizes: &Histogram) {
     while jobs.blocking_recv_many(&mut batch, MAX_BATCH) > 0 {
         sizes.observe(batch.len() as f64);
         let requests: Vec<DrawRequest> = batch.iter().map(|j| j.request.clone()).collect();
-        let results = match db.get() {
+        // A panic fails this batch's draws (500; their retries find what committed), not
+        // every draw after it: the thread lives on, and a connection left inside a
+        // transaction is discarded by the pool.
+        let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match db.get() {
             Ok(mut conn) => commit_batch(&mut conn, &requests),
             Err(err) => {
                 tracing::error!(error = %err, "draw batch could not run");
                 Vec::new()
             }
-        };
+        }))
+        .unwrap_or_else(|_| {
+            tracing::error!(draws = requests.len(), "draw batch panicked");
+            Vec::new()
+        });
         let mut results = results.into_iter();
         for job in batch.drain(..) {
             let result = results

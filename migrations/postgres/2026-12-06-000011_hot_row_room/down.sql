@@ -1,0 +1,2 @@
+ALTER TABLE draw_chances RESET (fillfactor);
+ALTER TABLE prizes RESET (fillfactor);
