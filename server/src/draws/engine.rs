@@ -121,7 +121,7 @@ fn busy() -> ApiError {
 }
 
 impl DrawEngine {
-    /// Starts the group committer on the current runtime.
+    /// Starts the group committer on a thread of its own.
     pub fn start(db: Db, metrics: &crate::telemetry::Metrics) -> Arc<DrawEngine> {
         let draw_metrics = DrawMetrics {
             draws: Family::default(),
