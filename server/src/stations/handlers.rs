@@ -81,9 +81,11 @@ fn view_of(row: &Row, open_now: bool, reveal_phone: bool) -> StationView {
     StationView {
         id: s.id,
         org_id: OrgId(s.org_id),
+        // To 1e-7 degrees (about 1 cm): the digits beyond are conversion noise, and a
+        // phone downloads them twenty times per nearby list.
         location: Coord {
-            lat: s.lat,
-            lng: s.lng,
+            lat: (s.lat * 1e7).round() / 1e7,
+            lng: (s.lng * 1e7).round() / 1e7,
         },
         amenities: Amenity::list(s.amenities),
         opening_hours: row.hours.as_ref().map_or(Value::Null, Hours::to_json),
