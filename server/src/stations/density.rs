@@ -1,9 +1,10 @@
 //! How many stations lie in each cell of a fine grid: the nearby search's planner. A ring
 //! that cannot hold `limit` stations almost never answers a search (only when the index's
 //! padding of a few metres brings in enough), so the search skips it instead of asking the
-//! index. A sparse town then costs one
-//! index search instead of three; the answer is the same, since any ring gives the exact
-//! answer or none.
+//! index: a sparse town then costs one index search instead of three. Where stations are
+//! dense, the grid's guess of how many lie within a radius lets the search start narrower
+//! than its first ring, which costs Redis less. The answer is the same either way, since
+//! any ring gives the exact answer or none.
 
 use std::collections::HashMap;
 
@@ -48,9 +49,11 @@ impl Density {
     }
 
     /// At least as many as the stations within `radius_m` of `center`: the stations of
-    /// every cell that reaches into the circle. None where the grid does not say (a circle
-    /// across a pole or the antimeridian, or over more than [`MAX_CELLS`] cells).
-    pub fn at_most_within(&self, center: Coord, radius_m: f64) -> Option<usize> {
+    /// every cell that reaches into the circle, counted until they reach `enough` (a
+    /// search only asks whether a ring can hold that many, and a city's first few cells
+    /// say so). None where the grid does not say (a circle across a pole or the
+    /// antimeridian, or over more than [`MAX_CELLS`] cells).
+    pub fn at_most_within(&self, center: Coord, radius_m: f64, enough: usize) -> Option<usize> {
         let dlat = (radius_m + EDGE_M) / M_PER_DEG;
         let (south, north) = (center.lat - dlat, center.lat + dlat);
         let widest = south.abs().max(north.abs());
@@ -89,10 +92,67 @@ impl Density {
                 let dx = (center.lng - center.lng.clamp(lng0, lng0 + CELL_DEG)) * m_per_deg_lng;
                 if dx * dx + dy * dy <= reach * reach {
                     n += self.cells.get(&(row, col)).map_or(0, |c| *c as usize);
+                    if n >= enough {
+                        return Some(n);
+                    }
                 }
             }
         }
         Some(n)
+    }
+
+    /// About how many stations lie within each of `radii` of `center`: each cell's count
+    /// times the share of the cell that a square as large as the circle covers (stations
+    /// spread evenly within a cell). The squares' shares add up to the circle's area over
+    /// any even spread, so the guess is fair at any radius; it is only a planner's guess,
+    /// neither bound. None where the grid does not say.
+    pub fn about_within<const N: usize>(&self, center: Coord, radii: [f64; N]) -> Option<[f64; N]> {
+        // Half the side of the square as large as each circle.
+        let halves = radii.map(|r| r * std::f64::consts::PI.sqrt() / 2.0);
+        let widest = halves.iter().copied().fold(0.0, f64::max);
+        let dlat = widest / M_PER_DEG;
+        let (south, north) = (center.lat - dlat, center.lat + dlat);
+        if south.abs().max(north.abs()) >= 89.0 {
+            return None;
+        }
+        let m_per_deg_lng = M_PER_DEG * center.lat.to_radians().cos();
+        let dlng = widest / m_per_deg_lng;
+        if center.lng - dlng < -180.0 || center.lng + dlng > 180.0 {
+            return None;
+        }
+        let (lo, hi) = (
+            cell_of(Coord {
+                lat: south,
+                lng: center.lng - dlng,
+            }),
+            cell_of(Coord {
+                lat: north,
+                lng: center.lng + dlng,
+            }),
+        );
+        let cells =
+            (i64::from(hi.0) - i64::from(lo.0) + 1) * (i64::from(hi.1) - i64::from(lo.1) + 1);
+        if cells > MAX_CELLS {
+            return None;
+        }
+        let (height, width) = (CELL_DEG * M_PER_DEG, CELL_DEG * m_per_deg_lng);
+        // How much of [lo, lo + len] lies within `half` of 0, as a share of `len`.
+        let share =
+            |lo: f64, len: f64, half: f64| ((lo + len).min(half) - lo.max(-half)).max(0.0) / len;
+        let mut about = [0.0; N];
+        for row in lo.0..=hi.0 {
+            let south = (f64::from(row) * CELL_DEG - center.lat) * M_PER_DEG;
+            for col in lo.1..=hi.1 {
+                let Some(&n) = self.cells.get(&(row, col)) else {
+                    continue;
+                };
+                let west = (f64::from(col) * CELL_DEG - center.lng) * m_per_deg_lng;
+                for (sum, half) in about.iter_mut().zip(halves) {
+                    *sum += f64::from(n) * share(south, height, half) * share(west, width, half);
+                }
+            }
+        }
+        Some(about)
     }
 }
 
@@ -125,13 +185,58 @@ mod tests {
             };
             let r = rng.random_range(1.0..10_000.0);
             let within = all.iter().filter(|at| center.distance_m(at) <= r).count();
-            let bound = density.at_most_within(center, r).unwrap();
+            let bound = density.at_most_within(center, r, usize::MAX).unwrap();
             assert!(bound >= within, "{center:?} r={r}: {bound} < {within}");
+            // Counting stops once there are enough, and says so.
+            let enough = rng.random_range(1..50);
+            let counted_to = density.at_most_within(center, r, enough).unwrap();
+            assert_eq!(
+                counted_to >= enough,
+                bound >= enough,
+                "{counted_to} vs {bound}"
+            );
+            assert!(counted_to >= bound.min(enough));
             counted += bound;
             inside += within;
         }
         // Cells that reach into the circle hold about 1.5x its stations at these radii.
         assert!(counted < inside * 3, "{counted} vs {inside}");
+    }
+
+    #[test]
+    fn about_within_is_near_a_scan_where_stations_are_spread_evenly() {
+        let mut rng = rand::rng();
+        let mut density = Density::default();
+        // About 21 stations a square kilometre.
+        let all: Vec<Coord> = (0..20_000)
+            .map(|_| Coord {
+                lat: 29.0 + rng.random_range(0.0..0.3),
+                lng: 119.5 + rng.random_range(0.0..0.3),
+            })
+            .collect();
+        for at in &all {
+            density.add(*at);
+        }
+        let radii = [300.0, 600.0, 1_200.0, 2_400.0];
+        let (mut about, mut inside) = ([0.0; 4], [0.0; 4]);
+        for _ in 0..200 {
+            let center = Coord {
+                lat: 29.0 + rng.random_range(0.05..0.25),
+                lng: 119.5 + rng.random_range(0.05..0.25),
+            };
+            let guess = density.about_within(center, radii).unwrap();
+            for i in 0..radii.len() {
+                about[i] += guess[i];
+                inside[i] += all
+                    .iter()
+                    .filter(|at| center.distance_m(at) <= radii[i])
+                    .count() as f64;
+            }
+        }
+        for i in 0..radii.len() {
+            let ratio = about[i] / inside[i];
+            assert!((0.9..1.1).contains(&ratio), "r={}: {ratio}", radii[i]);
+        }
     }
 
     #[test]
@@ -142,19 +247,23 @@ mod tests {
             lng: 179.99,
         };
         density.add(at);
-        assert_eq!(density.at_most_within(at, 10.0), None);
+        assert_eq!(density.at_most_within(at, 10.0, usize::MAX), None);
         let east = Coord {
             lat: 10.0,
             lng: 179.99,
         };
-        assert_eq!(density.at_most_within(east, 5_000.0), None);
-        assert_eq!(density.at_most_within(east, 100.0), Some(0));
+        assert_eq!(density.at_most_within(east, 5_000.0, usize::MAX), None);
+        assert_eq!(density.at_most_within(east, 100.0, usize::MAX), Some(0));
         let north = Coord {
             lat: 80.0,
             lng: 10.0,
         };
-        assert_eq!(density.at_most_within(north, 40_000.0), None);
-        assert!(density.at_most_within(JINHUA, 39_095.0).is_some());
+        assert_eq!(density.at_most_within(north, 40_000.0, usize::MAX), None);
+        assert!(
+            density
+                .at_most_within(JINHUA, 39_095.0, usize::MAX)
+                .is_some()
+        );
     }
 
     const JINHUA: Coord = Coord {

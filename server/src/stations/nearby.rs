@@ -4,7 +4,7 @@
 //! give exactly the brute-force answer over the same rows, and a search reads no SQL unless
 //! a station changed since the last one.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use actix_web::web;
@@ -55,29 +55,70 @@ fn rings(radius_m: f64) -> Vec<f64> {
     out
 }
 
+/// Narrower radii a search may start from where stations are dense: from about 300 m up to
+/// the first of [`rings`], four to each doubling (those at a doubling as wide as their
+/// geohash precision allows). Redis's work grows with the stations inside the radius, and
+/// a city centre holds twenty well within two kilometres.
+static LADDER: LazyLock<[f64; 13]> = LazyLock::new(|| {
+    std::array::from_fn(|i| {
+        let top = MERCATOR_MAX_M / f64::from(1u32 << (16 - i / 4));
+        widest_radius_within(top * 2f64.powf((i % 4) as f64 / 4.0))
+    })
+});
+
+/// The narrowest rung of `ladder` (and under the radius asked for) where about `wanted`
+/// stations are expected.
+fn first_ring(ladder: &[f64], about: &[f64], wanted: f64, radius_m: f64) -> Option<f64> {
+    ladder
+        .iter()
+        .zip(about)
+        .find(|(r, n)| **n >= wanted && **r < radius_m)
+        .map(|(r, _)| *r)
+}
+
+/// The rings to ask the index for, narrowest first: [`rings`], and before them the
+/// narrowest rung of the ladder where the grid expects a quarter more stations than the
+/// first list asks for. A rung that falls short costs one narrow search more.
+fn plan(state: &AppState, c: &Criteria) -> Vec<f64> {
+    let mut out = rings(c.radius_m);
+    let first = state
+        .station_rows
+        .about_within(c.center, *LADDER)
+        .and_then(|about| first_ring(&*LADDER, &about, first_count(c) as f64 * 1.25, c.radius_m));
+    if let Some(first) = first.filter(|r| *r < out[0]) {
+        state.station_rows.narrow_starts.inc();
+        out.insert(0, first);
+    }
+    out
+}
+
+/// How many candidates a search asks the index for at first: the nearest few (a dense city
+/// has hundreds in a ring, and Redis would send them all) and a few more (inactive
+/// stations the index still holds until the next sync, the index's slack); twice as many
+/// with filters.
+fn first_count(c: &Criteria) -> usize {
+    if c.amenities == 0 && !c.open_now {
+        c.limit + 4
+    } else {
+        c.limit * 2 + 8
+    }
+}
+
 pub async fn search(state: &AppState, c: Criteria) -> ApiResult<Vec<Hit>> {
     let now = state.clock.now();
-    for ring in rings(c.radius_m) {
+    for ring in plan(state, &c) {
         // A ring with fewer stations than asked for could answer only through the index's
         // padding of a few metres: ask a wider one.
         if ring < c.radius_m
             && state
                 .station_rows
-                .at_most_within(c.center, ring)
+                .at_most_within(c.center, ring, c.limit)
                 .is_some_and(|n| n < c.limit)
         {
             continue;
         }
-        // The nearest few first (a dense city has hundreds in a ring, and Redis would send
-        // them all): a few more than asked for (inactive stations the index still holds
-        // until the next sync, the index's slack), twice as many with filters; four times
-        // more only when the filters turned too many away.
-        let unfiltered = c.amenities == 0 && !c.open_now;
-        let mut count = if unfiltered {
-            c.limit + 4
-        } else {
-            c.limit * 2 + 8
-        };
+        // Four times more only when the filters turned too many away.
+        let mut count = first_count(&c);
         loop {
             let found = within(state, c.center, ring, count).await?;
             let covered = Covered::of(&found.ids, count, ring, c.radius_m);
@@ -167,7 +208,7 @@ fn pick<'a>(
             if at >= c.limit {
                 continue;
             }
-            let open_now = clock.is_open(&e.row);
+            let open_now = clock.is_open_entry(e);
             if c.open_now && !open_now {
                 continue;
             }
@@ -452,6 +493,37 @@ mod tests {
                 ),
             }
         }
+    }
+
+    #[test]
+    fn the_ladder_climbs_to_the_first_ring_four_rungs_to_a_doubling() {
+        let ladder = *LADDER;
+        assert_eq!(ladder[0], 303.0);
+        assert_eq!(ladder[4], 608.0);
+        assert_eq!(ladder[8], 1_219.0);
+        assert_eq!(ladder[12], rings(50_000.0)[0]);
+        for pair in ladder.windows(2) {
+            let ratio = pair[1] / pair[0];
+            assert!((1.17..1.21).contains(&ratio), "{pair:?}");
+        }
+        // A rung at a doubling is as wide as its geohash precision allows.
+        for rung in ladder.iter().step_by(4) {
+            let step = redis_step(redis_radius(*rung));
+            assert_eq!(redis_step(redis_radius(rung + 5.0)), step - 1, "{rung}");
+        }
+    }
+
+    #[test]
+    fn the_first_ring_is_the_narrowest_rung_expected_to_hold_enough() {
+        let ladder = [300.0, 600.0, 1_200.0];
+        let about = [3.0, 20.0, 80.0];
+        assert_eq!(first_ring(&ladder, &about, 25.0, 5_000.0), Some(1_200.0));
+        assert_eq!(first_ring(&ladder, &about, 20.0, 5_000.0), Some(600.0));
+        assert_eq!(first_ring(&ladder, &about, 2.0, 5_000.0), Some(300.0));
+        assert_eq!(first_ring(&ladder, &about, 81.0, 5_000.0), None);
+        // Never as wide as the radius asked for (that search is one of the rings anyway).
+        assert_eq!(first_ring(&ladder, &about, 25.0, 1_200.0), None);
+        assert_eq!(first_ring(&ladder, &about, 20.0, 1_000.0), Some(600.0));
     }
 
     /// Redis's `geohashEstimateStepsByRadius` below 66 degrees of latitude: the geohash

@@ -18,7 +18,7 @@ use chrono_tz::Tz;
 use prometheus_client::metrics::counter::Counter;
 
 use super::density::Density;
-use super::rules::Hours;
+use super::rules::{Hours, Rule, any_open_at};
 use super::store::{self, Station};
 use crate::AppState;
 use crate::domain::Coord;
@@ -65,19 +65,72 @@ impl WallClock {
         Self { now, last: None }
     }
 
-    /// Is the station open now in its own zone (unreadable hours count as closed)?
-    pub fn is_open(&mut self, row: &Row) -> bool {
-        let local = match (&row.hours, self.last) {
-            (None, _) => return false,
-            (Some(Hours::Always), _) => return true,
-            (Some(_), Some((zone, local))) if zone == row.zone => local,
-            (Some(_), _) => {
-                let local = self.now.with_timezone(&row.zone).naive_local();
-                self.last = Some((row.zone, local));
+    fn local(&mut self, zone: Tz) -> NaiveDateTime {
+        match self.last {
+            Some((last, local)) if last == zone => local,
+            _ => {
+                let local = self.now.with_timezone(&zone).naive_local();
+                self.last = Some((zone, local));
                 local
             }
-        };
-        row.hours.as_ref().is_some_and(|h| h.is_open_at(local))
+        }
+    }
+
+    /// Is the station open now in its own zone (unreadable hours count as closed)?
+    pub fn is_open(&mut self, row: &Row) -> bool {
+        match &row.hours {
+            None => false,
+            Some(Hours::Always) => true,
+            Some(Hours::Weekly(rules)) => any_open_at(rules, self.local(row.zone)),
+        }
+    }
+
+    /// [`WallClock::is_open`] from what the entry keeps, reaching for the row only for
+    /// hours of many rules.
+    pub fn is_open_entry(&mut self, e: &Entry) -> bool {
+        match e.opening {
+            Opening::Closed => false,
+            Opening::Always => true,
+            Opening::Rules { rules, len } => {
+                any_open_at(&rules[..usize::from(len)], self.local(e.zone))
+            }
+            Opening::InRow => self.is_open(&e.row),
+        }
+    }
+}
+
+/// The most weekly rules an [`Entry`] keeps itself (two cover weekdays and weekends).
+const KEPT_RULES: usize = 3;
+
+/// A station's hours as an [`Entry`] keeps them.
+#[derive(Debug, Clone, Copy)]
+pub enum Opening {
+    /// Unreadable hours: closed.
+    Closed,
+    Always,
+    Rules {
+        rules: [Rule; KEPT_RULES],
+        len: u8,
+    },
+    /// More rules than kept: the row's.
+    InRow,
+}
+
+impl Opening {
+    fn of(hours: Option<&Hours>) -> Self {
+        match hours {
+            None => Opening::Closed,
+            Some(Hours::Always) => Opening::Always,
+            Some(Hours::Weekly(all)) if all.len() <= KEPT_RULES => {
+                let mut rules = [Rule::NEVER; KEPT_RULES];
+                rules[..all.len()].copy_from_slice(all);
+                Opening::Rules {
+                    rules,
+                    len: all.len() as u8,
+                }
+            }
+            Some(Hours::Weekly(_)) => Opening::InRow,
+        }
     }
 }
 
@@ -88,24 +141,29 @@ pub fn zone_of(station: &Station) -> Tz {
         .unwrap_or(chrono_tz::Asia::Shanghai)
 }
 
-/// What a search tests of every candidate, kept in the map itself (one cache line) so
-/// that only the stations that pass reach for their row.
+/// What a search tests of every candidate (position, amenities, hours), kept in the map
+/// itself (one cache line) so that only the stations that pass reach for their row.
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub at: Coord,
     pub amenities: i32,
+    pub zone: Tz,
+    pub opening: Opening,
     pub row: Arc<Row>,
 }
 
 impl Entry {
     fn new(station: Station) -> Self {
+        let row = Row::new(station);
         Self {
             at: Coord {
-                lat: station.lat,
-                lng: station.lng,
+                lat: row.station.lat,
+                lng: row.station.lng,
             },
-            amenities: station.amenities,
-            row: Arc::new(Row::new(station)),
+            amenities: row.station.amenities,
+            zone: row.zone,
+            opening: Opening::of(row.hours.as_ref()),
+            row: Arc::new(row),
         }
     }
 }
@@ -157,6 +215,8 @@ pub struct Rows {
     reading: tokio::sync::Mutex<()>,
     /// Searches of the index (a nearby request makes one per ring it needs).
     pub index_searches: Counter,
+    /// Nearby requests that started narrower than the first ring (where stations are dense).
+    pub narrow_starts: Counter,
 }
 
 impl Rows {
@@ -167,6 +227,11 @@ impl Rows {
                 "nearby_index_searches",
                 "Searches of the nearby index (Redis GEO or the in-process grid): one per ring a nearby request needed, and per longer list within a ring",
                 rows.index_searches.clone(),
+            );
+            r.register(
+                "nearby_narrow_starts",
+                "Nearby requests that started narrower than the first ring, where the grid expected enough stations (index searches beyond one per request are mostly these falling short)",
+                rows.narrow_starts.clone(),
             );
         });
         rows
@@ -195,12 +260,21 @@ impl Rows {
             .then(|| f(&loaded.rows))
     }
 
-    /// At least as many as the active stations within `radius_m` of `center`, as of the
-    /// rows' stamp (None before the first read, or where the grid cannot say).
-    pub fn at_most_within(&self, center: Coord, radius_m: f64) -> Option<usize> {
+    /// At least as many as the active stations within `radius_m` of `center` (counted up
+    /// to `enough`), as of the rows' stamp (None before the first read, or where the grid
+    /// cannot say).
+    pub fn at_most_within(&self, center: Coord, radius_m: f64, enough: usize) -> Option<usize> {
         let loaded = self.read();
         loaded.stamp?;
-        loaded.density.at_most_within(center, radius_m)
+        loaded.density.at_most_within(center, radius_m, enough)
+    }
+
+    /// About as many as the active stations within each of `radii` of `center` (see
+    /// [`Density::about_within`]); None before the first read, or where the grid cannot say.
+    pub fn about_within<const N: usize>(&self, center: Coord, radii: [f64; N]) -> Option<[f64; N]> {
+        let loaded = self.read();
+        loaded.stamp?;
+        loaded.density.about_within(center, radii)
     }
 
     /// Every active station's position as the rows hold it.
@@ -290,4 +364,57 @@ pub(crate) fn sample(id: i64, at: Coord, amenities: i32, hours: &str) -> Entry {
         created_at: t,
         updated_at: t,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An entry answers "open now" as its row does, for hours it keeps and hours it leaves
+    /// in the row, around the week and across midnight.
+    #[test]
+    fn an_entry_is_open_when_its_row_is() {
+        let hours = [
+            "24/7",
+            "not hours",
+            r#"[{"days":[1,2,3,4,5],"open":"08:00","close":"20:00"},{"days":[6,7],"open":"09:00","close":"18:00"}]"#,
+            r#"[{"days":[5],"open":"22:00","close":"04:00"}]"#,
+            r#"[{"days":[1],"open":"08:00","close":"09:00"},{"days":[2],"open":"10:00","close":"11:00"},{"days":[3],"open":"12:00","close":"13:00"},{"days":[4],"open":"20:00","close":"02:00"}]"#,
+        ];
+        let at = Coord {
+            lat: 29.1,
+            lng: 119.7,
+        };
+        let entries: Vec<Entry> = hours
+            .iter()
+            .enumerate()
+            .map(|(i, h)| sample(i as i64, at, 0, h))
+            .collect();
+        assert!(matches!(entries[0].opening, Opening::Always));
+        assert!(matches!(entries[1].opening, Opening::Closed));
+        assert!(matches!(entries[2].opening, Opening::Rules { len: 2, .. }));
+        assert!(matches!(entries[4].opening, Opening::InRow));
+        // Every half hour of a week (2026-11-23 is a Monday), in UTC.
+        let monday = DateTime::parse_from_rfc3339("2026-11-22T16:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let mut opened = 0;
+        for step in 0..(7 * 48 + 8) {
+            let now = monday + chrono::Duration::minutes(30 * step);
+            let mut clock = WallClock::new(now);
+            for e in &entries {
+                let open = clock.is_open_entry(e);
+                assert_eq!(
+                    open,
+                    e.row.is_open(now),
+                    "{} at {now}",
+                    e.row.station.opening_hours
+                );
+                opened += usize::from(open);
+            }
+        }
+        assert!(opened > 7 * 48, "the 24/7 station alone is open all week");
+        // Kept in one cache line with its key.
+        assert!(std::mem::size_of::<(i64, Entry)>() <= 64);
+    }
 }

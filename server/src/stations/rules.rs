@@ -317,24 +317,36 @@ impl Hours {
 
     /// Open at this wall-clock time of the station's zone?
     pub fn is_open_at(&self, local: NaiveDateTime) -> bool {
-        let Hours::Weekly(rules) = self else {
-            return true;
-        };
-        let today = local.weekday().number_from_monday() as u8;
-        let yesterday = if today == 1 { 7 } else { today - 1 };
-        let now = (local.hour() * 60 + local.minute()) as u16;
-        let on = |days: u8, d: u8| days & (1 << (d - 1)) != 0;
-        rules.iter().any(|r| {
-            if r.open < r.close {
-                on(r.days, today) && (r.open..r.close).contains(&now)
-            } else {
-                (on(r.days, today) && now >= r.open) || (on(r.days, yesterday) && now < r.close)
-            }
-        })
+        match self {
+            Hours::Always => true,
+            Hours::Weekly(rules) => any_open_at(rules, local),
+        }
     }
 }
 
+/// Does any of these weekly rules hold at this wall-clock time?
+pub fn any_open_at(rules: &[Rule], local: NaiveDateTime) -> bool {
+    let today = local.weekday().number_from_monday() as u8;
+    let yesterday = if today == 1 { 7 } else { today - 1 };
+    let now = (local.hour() * 60 + local.minute()) as u16;
+    let on = |days: u8, d: u8| days & (1 << (d - 1)) != 0;
+    rules.iter().any(|r| {
+        if r.open < r.close {
+            on(r.days, today) && (r.open..r.close).contains(&now)
+        } else {
+            (on(r.days, today) && now >= r.open) || (on(r.days, yesterday) && now < r.close)
+        }
+    })
+}
+
 impl Rule {
+    /// A rule that never holds (no days): filler for fixed-size lists.
+    pub const NEVER: Rule = Rule {
+        days: 0,
+        open: 0,
+        close: 0,
+    };
+
     fn new(field: &str, days: u8, open: u16, close: u16) -> Result<Rule, FieldError> {
         if days == 0 {
             return Err(err(field, "请至少选择一天", "must name at least one day"));
