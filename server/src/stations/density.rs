@@ -26,11 +26,41 @@ pub struct Density {
     cells: HashMap<(i32, i32), u32, foldhash::fast::RandomState>,
 }
 
-fn cell_of(at: Coord) -> (i32, i32) {
+/// A grid cell: (row, column) of [`CELL_DEG`] degrees.
+type Cell = (i32, i32);
+
+fn cell_of(at: Coord) -> Cell {
     (
         (at.lat / CELL_DEG).floor() as i32,
         (at.lng / CELL_DEG).floor() as i32,
     )
+}
+
+/// The south-west and north-east cells of the box reaching `reach_m` around `center` (east
+/// and west measured at the box's latitude farthest from the equator, so the box holds the
+/// circle), and that latitude. None across a pole or the antimeridian, or over more than
+/// [`MAX_CELLS`] cells.
+fn cells_around(center: Coord, reach_m: f64) -> Option<(Cell, Cell, f64)> {
+    let dlat = reach_m / M_PER_DEG;
+    let (south, north) = (center.lat - dlat, center.lat + dlat);
+    let widest = south.abs().max(north.abs());
+    if widest >= 89.0 {
+        return None;
+    }
+    let dlng = dlat / widest.to_radians().cos();
+    if center.lng - dlng < -180.0 || center.lng + dlng > 180.0 {
+        return None;
+    }
+    let lo = cell_of(Coord {
+        lat: south,
+        lng: center.lng - dlng,
+    });
+    let hi = cell_of(Coord {
+        lat: north,
+        lng: center.lng + dlng,
+    });
+    let cells = (i64::from(hi.0) - i64::from(lo.0) + 1) * (i64::from(hi.1) - i64::from(lo.1) + 1);
+    (cells <= MAX_CELLS).then_some((lo, hi, widest))
 }
 
 impl Density {
@@ -54,31 +84,7 @@ impl Density {
     /// say so). None where the grid does not say (a circle across a pole or the
     /// antimeridian, or over more than [`MAX_CELLS`] cells).
     pub fn at_most_within(&self, center: Coord, radius_m: f64, enough: usize) -> Option<usize> {
-        let dlat = (radius_m + EDGE_M) / M_PER_DEG;
-        let (south, north) = (center.lat - dlat, center.lat + dlat);
-        let widest = south.abs().max(north.abs());
-        if widest >= 89.0 {
-            return None;
-        }
-        let dlng = dlat / widest.to_radians().cos();
-        if center.lng - dlng < -180.0 || center.lng + dlng > 180.0 {
-            return None;
-        }
-        let (lo, hi) = (
-            cell_of(Coord {
-                lat: south,
-                lng: center.lng - dlng,
-            }),
-            cell_of(Coord {
-                lat: north,
-                lng: center.lng + dlng,
-            }),
-        );
-        let cells =
-            (i64::from(hi.0) - i64::from(lo.0) + 1) * (i64::from(hi.1) - i64::from(lo.1) + 1);
-        if cells > MAX_CELLS {
-            return None;
-        }
+        let (lo, hi, widest) = cells_around(center, radius_m + EDGE_M)?;
         // Distances to cells on the plane, with the narrowest degree of longitude in the
         // box: never more than the great-circle distance at these sizes.
         let m_per_deg_lng = M_PER_DEG * widest.to_radians().cos();
@@ -109,32 +115,8 @@ impl Density {
     pub fn about_within<const N: usize>(&self, center: Coord, radii: [f64; N]) -> Option<[f64; N]> {
         // Half the side of the square as large as each circle.
         let halves = radii.map(|r| r * std::f64::consts::PI.sqrt() / 2.0);
-        let widest = halves.iter().copied().fold(0.0, f64::max);
-        let dlat = widest / M_PER_DEG;
-        let (south, north) = (center.lat - dlat, center.lat + dlat);
-        if south.abs().max(north.abs()) >= 89.0 {
-            return None;
-        }
+        let (lo, hi, _) = cells_around(center, halves.iter().copied().fold(0.0, f64::max))?;
         let m_per_deg_lng = M_PER_DEG * center.lat.to_radians().cos();
-        let dlng = widest / m_per_deg_lng;
-        if center.lng - dlng < -180.0 || center.lng + dlng > 180.0 {
-            return None;
-        }
-        let (lo, hi) = (
-            cell_of(Coord {
-                lat: south,
-                lng: center.lng - dlng,
-            }),
-            cell_of(Coord {
-                lat: north,
-                lng: center.lng + dlng,
-            }),
-        );
-        let cells =
-            (i64::from(hi.0) - i64::from(lo.0) + 1) * (i64::from(hi.1) - i64::from(lo.1) + 1);
-        if cells > MAX_CELLS {
-            return None;
-        }
         let (height, width) = (CELL_DEG * M_PER_DEG, CELL_DEG * m_per_deg_lng);
         // How much of [lo, lo + len] lies within `half` of 0, as a share of `len`.
         let share =
@@ -161,11 +143,10 @@ mod tests {
     use super::*;
     use rand::Rng;
 
-    #[test]
-    fn never_counts_fewer_than_a_scan_and_not_many_more() {
-        let mut rng = rand::rng();
+    /// `n` stations spread evenly over a 0.3 degree square near Jinhua, and their grid.
+    fn spread(n: usize, rng: &mut impl Rng) -> (Density, Vec<Coord>) {
         let mut density = Density::default();
-        let mut all: Vec<Coord> = (0..5_000)
+        let all: Vec<Coord> = (0..n)
             .map(|_| Coord {
                 lat: 29.0 + rng.random_range(0.0..0.3),
                 lng: 119.5 + rng.random_range(0.0..0.3),
@@ -174,6 +155,13 @@ mod tests {
         for at in &all {
             density.add(*at);
         }
+        (density, all)
+    }
+
+    #[test]
+    fn never_counts_fewer_than_a_scan_and_not_many_more() {
+        let mut rng = rand::rng();
+        let (mut density, mut all) = spread(5_000, &mut rng);
         for at in all.drain(..1_000) {
             density.remove(at);
         }
@@ -206,17 +194,8 @@ mod tests {
     #[test]
     fn about_within_is_near_a_scan_where_stations_are_spread_evenly() {
         let mut rng = rand::rng();
-        let mut density = Density::default();
         // About 21 stations a square kilometre.
-        let all: Vec<Coord> = (0..20_000)
-            .map(|_| Coord {
-                lat: 29.0 + rng.random_range(0.0..0.3),
-                lng: 119.5 + rng.random_range(0.0..0.3),
-            })
-            .collect();
-        for at in &all {
-            density.add(*at);
-        }
+        let (density, all) = spread(20_000, &mut rng);
         let radii = [300.0, 600.0, 1_200.0, 2_400.0];
         let (mut about, mut inside) = ([0.0; 4], [0.0; 4]);
         for _ in 0..200 {
