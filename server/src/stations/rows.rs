@@ -215,7 +215,8 @@ pub struct Rows {
     reading: tokio::sync::Mutex<()>,
     /// Searches of the index (a nearby request makes one per ring it needs).
     pub index_searches: Counter,
-    /// Nearby requests that started narrower than the first ring (where stations are dense).
+    /// Nearby requests planned to start narrower than the first ring (where the grid
+    /// expects enough stations; the ring is still skipped if its upper bound says no).
     pub narrow_starts: Counter,
 }
 
@@ -230,7 +231,7 @@ impl Rows {
             );
             r.register(
                 "nearby_narrow_starts",
-                "Nearby requests that started narrower than the first ring, where the grid expected enough stations (index searches beyond one per request are mostly these falling short)",
+                "Nearby requests planned to start narrower than the first ring, where the grid expected enough stations",
                 rows.narrow_starts.clone(),
             );
         });
