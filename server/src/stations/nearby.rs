@@ -66,26 +66,32 @@ static LADDER: LazyLock<[f64; 13]> = LazyLock::new(|| {
     })
 });
 
-/// The narrowest rung of `ladder` (and under the radius asked for) where about `wanted`
-/// stations are expected.
-fn first_ring(ladder: &[f64], about: &[f64], wanted: f64, radius_m: f64) -> Option<f64> {
+/// The narrowest rung of `ladder` narrower than `below` where about `wanted` stations are
+/// expected.
+fn first_ring(ladder: &[f64], about: &[f64], wanted: f64, below: f64) -> Option<f64> {
     ladder
         .iter()
         .zip(about)
-        .find(|(r, n)| **n >= wanted && **r < radius_m)
+        .find(|(r, n)| **n >= wanted && **r < below)
         .map(|(r, _)| *r)
 }
 
 /// The rings to ask the index for, narrowest first: [`rings`], and before them the
-/// narrowest rung of the ladder where the grid expects a quarter more stations than the
-/// first list asks for. A rung that falls short costs one narrow search more.
+/// narrowest rung of the ladder under the first ring where the grid expects a quarter more
+/// stations than the first list asks for. A rung that falls short costs one narrow search
+/// more. A search narrower than every rung asks the grid nothing.
 fn plan(state: &AppState, c: &Criteria) -> Vec<f64> {
     let mut out = rings(c.radius_m);
+    let below = out[0];
+    if below <= LADDER[0] {
+        return out;
+    }
+    let wanted = first_count(c) as f64 * 1.25;
     let first = state
         .station_rows
         .about_within(c.center, *LADDER)
-        .and_then(|about| first_ring(&*LADDER, &about, first_count(c) as f64 * 1.25, c.radius_m));
-    if let Some(first) = first.filter(|r| *r < out[0]) {
+        .and_then(|about| first_ring(&*LADDER, &about, wanted, below));
+    if let Some(first) = first {
         state.station_rows.narrow_starts.inc();
         out.insert(0, first);
     }
@@ -521,7 +527,7 @@ mod tests {
         assert_eq!(first_ring(&ladder, &about, 20.0, 5_000.0), Some(600.0));
         assert_eq!(first_ring(&ladder, &about, 2.0, 5_000.0), Some(300.0));
         assert_eq!(first_ring(&ladder, &about, 81.0, 5_000.0), None);
-        // Never as wide as the radius asked for (that search is one of the rings anyway).
+        // Always narrower than the first ring (a search that is one of the rings anyway).
         assert_eq!(first_ring(&ladder, &about, 25.0, 1_200.0), None);
         assert_eq!(first_ring(&ladder, &about, 20.0, 1_000.0), Some(600.0));
     }
