@@ -1,8 +1,8 @@
 //! gzip for answers a phone downloads: a body of known size from 1 KiB to 1 MiB is compressed
-//! on the worker thread, the way zlib's fastest level does it ([`deflate`]), when the client
-//! accepts gzip. (actix's own `Compress` hands every body over 1 KiB to the blocking pool,
-//! which under load delayed a 10 KB nearby list by tens of milliseconds after its headers.)
-//! Smaller bodies, streams and anything already encoded pass through unchanged.
+//! on the worker thread, the way zlib-ng's fastest level does it ([`deflate`]), when the
+//! client accepts gzip. (actix's own `Compress` hands every body over 1 KiB to the blocking
+//! pool, which under load delayed a 10 KB nearby list by tens of milliseconds after its
+//! headers.) Smaller bodies, streams and anything already encoded pass through unchanged.
 
 mod deflate;
 

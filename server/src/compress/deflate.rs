@@ -1,8 +1,8 @@
-//! Raw deflate (RFC 1951) for answers of a few KiB: greedy LZ77 over a small hash table, coded
-//! with the fixed Huffman codes, the method of zlib-ng's fastest level ("quick"). zlib's
-//! state clears a 128 KiB hash table per stream, which for a 10 KB nearby list cost as much
-//! as the compressing; this table is 32 KiB, stays in the core's cache and is never cleared
-//! (entries from earlier streams are told apart by position).
+//! Raw deflate (RFC 1951) for answers of a few KiB up to 1 MiB: greedy LZ77 over a small hash
+//! table, coded with the fixed Huffman codes, the method of zlib-ng's fastest level ("quick").
+//! zlib-rs's state clears a 128 KiB hash table per stream, which for a 10 KB nearby list cost
+//! as much as the compressing; this table is 32 KiB, stays in the core's cache and is never
+//! cleared (entries from earlier streams are told apart by position).
 
 /// Positions hashed into the table, by their first four bytes.
 const HASH_BITS: u32 = 13;
@@ -179,12 +179,10 @@ impl Encoder {
         if data.len() < (u32::MAX / 2) as usize && self.fixed_huffman(data, out) {
             return;
         }
-        // Incompressible (fixed codes spend 9 bits on bytes from 144): stored blocks.
+        // Incompressible (fixed codes spend 9 bits on bytes from 144): stored blocks. Empty
+        // input never gets here (its fixed block is 2 bytes).
         out.truncate(begin);
         let mut chunks = data.chunks(STORED_MAX).peekable();
-        if chunks.peek().is_none() {
-            out.extend_from_slice(&[1, 0, 0, 0xff, 0xff]);
-        }
         while let Some(chunk) = chunks.next() {
             let len = chunk.len() as u16;
             out.push(u8::from(chunks.peek().is_none()));
@@ -251,6 +249,8 @@ impl Encoder {
 mod tests {
     use std::io::Read;
 
+    use rand::Rng;
+
     use super::*;
 
     fn inflate(packed: &[u8]) -> Vec<u8> {
@@ -305,7 +305,6 @@ mod tests {
     fn streams_decode_to_their_input() {
         let mut e = Encoder::default();
         let mut rng = rand::rng();
-        use rand::Rng;
         // Short inputs of every length, from few symbols (long matches) to random bytes.
         for len in 0..300 {
             for alphabet in [1u8, 3, 255] {
@@ -347,7 +346,6 @@ mod tests {
     fn incompressible_input_is_stored() {
         let mut e = Encoder::default();
         let mut rng = rand::rng();
-        use rand::Rng;
         for len in [0, 1, 100, STORED_MAX, STORED_MAX + 1, 200_000] {
             let data: Vec<u8> = (0..len).map(|_| rng.random_range(128..=255)).collect();
             let packed = round_trip(&mut e, &data);
@@ -367,19 +365,22 @@ mod tests {
     }
 
     #[test]
-    fn compresses_like_zlibs_fastest_level() {
+    fn compresses_nearly_as_well_as_a_fastest_level_with_its_own_codes() {
         let item = r#"{"station":{"address":"金华市金东区多湖街道 12 号","amenities":["charging","water","microwave"],"id":NN,"location":{"lat":29.1NN,"lng":119.7NN},"name":"金东区快递小哥驿站 NN","opening_hours":"24/7","phone":"138****NN21"},"distance_m":NN.5,"open_now":true}"#;
         let data: String = (10..30)
             .map(|i| item.replace("NN", &(i * 37).to_string()))
             .collect::<Vec<_>>()
             .join(",");
         let ours = round_trip(&mut Encoder::default(), data.as_bytes());
-        let mut zlib = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
-        std::io::Write::write_all(&mut zlib, data.as_bytes()).unwrap();
-        let theirs = zlib.finish().unwrap().len();
+        // miniz's level 1 builds Huffman codes for the input; the fixed codes cost a fifth or
+        // so more (zlib-rs's level 1, fixed codes too, packed the nearby answer to our size).
+        let mut miniz = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut miniz, data.as_bytes()).unwrap();
+        let theirs = miniz.finish().unwrap().len();
         assert!(
-            ours * 10 <= theirs * 11,
-            "{ours} bytes against zlib's {theirs}"
+            ours * 4 <= theirs * 5 && ours * 5 <= data.len(),
+            "{ours} bytes against miniz's {theirs}, from {}",
+            data.len()
         );
     }
 }
