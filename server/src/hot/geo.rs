@@ -398,12 +398,34 @@ return 1
 /// Members added per GEOADD while rebuilding.
 const CHUNK: usize = 5_000;
 
-/// GEOADD in chunks of [`CHUNK`] members.
+/// The score Redis gives a point in a GEO set: its 52-bit geohash, latitude bits in the even
+/// places and longitude bits in the odd ones (Redis's `geohashEncodeWGS84`, step 26).
+pub fn geohash_score(at: Coord) -> u64 {
+    const LAT_MAX: f64 = 85.051_128_78;
+    const STEPS: f64 = (1u64 << 26) as f64;
+    // Redis truncates the scaled offsets to integers.
+    let lat = ((at.lat + LAT_MAX) / (2.0 * LAT_MAX) * STEPS) as u32;
+    let lng = ((at.lng + 180.0) / 360.0 * STEPS) as u32;
+    spread_bits(lat) | spread_bits(lng) << 1
+}
+
+/// The low 26 bits of `x` moved to the even places of a u64.
+fn spread_bits(x: u32) -> u64 {
+    (0..26).fold(0, |out, i| out | (u64::from(x >> i) & 1) << (2 * i))
+}
+
+/// GEOADD in chunks of [`CHUNK`] members, in the order of Redis's scores. A search walks
+/// the sorted set's skiplist along ascending scores, one node per point in its cells;
+/// nodes allocated in that order sit next to each other in memory, so the walk reads
+/// neighbouring memory instead of missing the cache at every point (a GEOSEARCH over
+/// 100,000 stations cost Redis about two fifths less, README "Performance").
 async fn geoadd(
     conn: &mut ConnectionManager,
     key: &str,
     points: &[(i64, Coord)],
 ) -> Result<(), HotError> {
+    let mut points = points.to_vec();
+    points.sort_by_cached_key(|(_, at)| geohash_score(*at));
     for chunk in points.chunks(CHUNK) {
         let mut add = cmd("GEOADD");
         add.arg(key);
@@ -619,6 +641,20 @@ impl GeoIndex for RedisGeo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn geohash_scores_are_the_ones_redis_gives() {
+        // ZSCORE after GEOADD on Redis 7.0.
+        for (lng, lat, score) in [
+            (116.397_499, 39.908_722, 4_069_885_365_520_137),
+            (0.0, 0.0, 3_377_699_720_527_872),
+            (-180.0, -85.051_128_78, 0),
+            (179.9999, 85.05, 4_503_599_627_286_694),
+            (120.1551, 30.2741, 4_054_134_076_289_149),
+        ] {
+            assert_eq!(geohash_score(Coord { lat, lng }), score, "{lat},{lng}");
+        }
+    }
 
     #[test]
     fn grid_matches_a_scan_of_every_point() {

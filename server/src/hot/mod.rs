@@ -9,7 +9,7 @@ mod redis;
 use std::time::Duration;
 
 pub use self::geo::{
-    DISTANCE_SLACK_M, Found, GeoIndex, MemoryGeo, RedisGeo, Stamp, redis_radius,
+    DISTANCE_SLACK_M, Found, GeoIndex, MemoryGeo, RedisGeo, Stamp, geohash_score, redis_radius,
     widest_radius_within,
 };
 pub use self::memory::MemoryStore;

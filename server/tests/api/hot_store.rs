@@ -8,9 +8,10 @@ use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use huigong::domain::Coord;
 use huigong::hot::{
     Connections, Gate, GatePick, HotError, HotStore, Keys, MemoryStore, Ranked, RedisStore, Spend,
-    Take, gate_fields as gf,
+    Take, gate_fields as gf, geohash_score,
 };
 
 const REDIS_URL_VAR: &str = "HUIGONG_TEST_REDIS_URL";
@@ -99,6 +100,53 @@ async fn redis_store(test: &str) -> Option<Arc<dyn HotStore>> {
         .unwrap_or_else(|e| panic!("{REDIS_URL_VAR}={url}: {e}"));
     store.ping().await.unwrap();
     Some(Arc::new(store))
+}
+
+/// The nearby index is filled in the order of Redis's own scores (so that a search walks
+/// neighbouring memory): ours must be the ones Redis gives, everywhere on the map.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_geohash_scores_are_ours() {
+    use rand::Rng;
+    let Ok(url) = std::env::var(REDIS_URL_VAR) else {
+        println!("skipped, {REDIS_URL_VAR} is not set");
+        return;
+    };
+    let conns = Connections::connect(&url).await.unwrap();
+    let key = Keys::new(&format!("hgtest{}", rand::random::<u32>())).key("contract", "geo");
+    let mut rng = rand::rng();
+    let points: Vec<Coord> = (0..2_000)
+        .map(|_| Coord {
+            lat: rng.random_range(-85.05..85.05),
+            lng: rng.random_range(-180.0..180.0),
+        })
+        .chain([
+            Coord { lat: 0.0, lng: 0.0 },
+            Coord {
+                lat: 39.908_722,
+                lng: 116.397_499,
+            },
+        ])
+        .collect();
+    let mut add = redis::cmd("GEOADD");
+    add.arg(&key);
+    for (i, at) in points.iter().enumerate() {
+        add.arg(at.lng).arg(at.lat).arg(i);
+    }
+    add.query_async::<()>(&mut conns.get()).await.unwrap();
+    let scores: Vec<u64> = redis::cmd("ZMSCORE")
+        .arg(&key)
+        .arg(&(0..points.len()).collect::<Vec<_>>())
+        .query_async(&mut conns.get())
+        .await
+        .unwrap();
+    redis::cmd("DEL")
+        .arg(&key)
+        .query_async::<()>(&mut conns.get())
+        .await
+        .unwrap();
+    for (at, score) in points.iter().zip(scores) {
+        assert_eq!(geohash_score(*at), score, "{at:?}");
+    }
 }
 
 /// Each single-threaded runtime (an actix worker) talks to Redis over its own connection,
