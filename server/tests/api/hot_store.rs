@@ -112,7 +112,7 @@ async fn redis_geohash_scores_are_ours() {
         return;
     };
     let conns = Connections::connect(&url).await.unwrap();
-    let key = Keys::new(&format!("hgtest{}", rand::random::<u32>())).key("contract", "geo");
+    let key = Keys::new(format!("hgtest{}", rand::random::<u32>())).key("contract", "geo");
     let mut rng = rand::rng();
     let points: Vec<Coord> = (0..2_000)
         .map(|_| Coord {
@@ -135,7 +135,7 @@ async fn redis_geohash_scores_are_ours() {
     add.query_async::<()>(&mut conns.get()).await.unwrap();
     let scores: Vec<u64> = redis::cmd("ZMSCORE")
         .arg(&key)
-        .arg(&(0..points.len()).collect::<Vec<_>>())
+        .arg((0..points.len()).collect::<Vec<_>>())
         .query_async(&mut conns.get())
         .await
         .unwrap();
