@@ -96,9 +96,15 @@ async fn send<T: DeserializeOwned>(
         .name(name)
         .set_request_builder(builder)
         .build();
-    let goose = user.request(request).await?;
+    let mut goose = user.request(request).await?;
     match goose.response {
-        Ok(res) if res.status().is_success() => Ok(res.json::<T>().await.ok()),
+        // A success whose body is cut short or is not JSON counts as a failure.
+        Ok(res) if res.status().is_success() => match res.json::<T>().await {
+            Ok(answer) => Ok(Some(answer)),
+            Err(e) => user
+                .set_failure(&format!("{name}: {e}"), &mut goose.request, None, None)
+                .map(|()| None),
+        },
         _ => Ok(None),
     }
 }
