@@ -102,16 +102,25 @@ async fn redis_store(test: &str) -> Option<Arc<dyn HotStore>> {
     Some(Arc::new(store))
 }
 
+/// The test Redis's URL and connections to it; None (and the test skipped) when there is
+/// none.
+async fn redis_connections() -> Option<(String, Connections)> {
+    let Ok(url) = std::env::var(REDIS_URL_VAR) else {
+        println!("skipped, {REDIS_URL_VAR} is not set");
+        return None;
+    };
+    let conns = Connections::connect(&url).await.unwrap();
+    Some((url, conns))
+}
+
 /// The nearby index is filled in the order of Redis's own scores (so that a search walks
 /// neighbouring memory): ours must be the ones Redis gives, everywhere on the map.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_geohash_scores_are_ours() {
     use rand::Rng;
-    let Ok(url) = std::env::var(REDIS_URL_VAR) else {
-        println!("skipped, {REDIS_URL_VAR} is not set");
+    let Some((_, conns)) = redis_connections().await else {
         return;
     };
-    let conns = Connections::connect(&url).await.unwrap();
     let key = Keys::new(format!("hgtest{}", rand::random::<u32>())).key("contract", "geo");
     let mut rng = rand::rng();
     let points: Vec<Coord> = (0..2_000)
@@ -153,11 +162,9 @@ async fn redis_geohash_scores_are_ours() {
 /// kept for its next commands; a multi-threaded runtime uses the first one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_one_connection_per_single_threaded_runtime() {
-    let Ok(url) = std::env::var(REDIS_URL_VAR) else {
-        println!("skipped, {REDIS_URL_VAR} is not set");
+    let Some((url, conns)) = redis_connections().await else {
         return;
     };
-    let conns = Connections::connect(&url).await.unwrap();
     async fn client_id(conns: &Connections) -> i64 {
         redis::cmd("CLIENT")
             .arg("ID")
