@@ -27,7 +27,8 @@ const BLOCK: i32 = 8;
 /// The counts of [`BLOCK`] x [`BLOCK`] neighbouring cells, row by row: a search's few dozen
 /// cells lie in one to four blocks, read from contiguous memory (a map of single cells
 /// missed the cache at nearly every cell, about 5% of a nearby request). A block is 260
-/// bytes and covers about 80 km²: a station in every block of China would take some 33 MB.
+/// bytes and covers 65-80 km² at China's latitudes: a station in every block of China
+/// would take some 40 MB.
 struct Block {
     cells: [u32; (BLOCK * BLOCK) as usize],
     total: u32,
