@@ -79,28 +79,56 @@ pub fn mask_phone(phone: &str) -> String {
     format!("{head}{}{tail}", "*".repeat(chars.len() - 7))
 }
 
-/// Masks every run of 7 or more digits in free text members wrote for others to read (a
-/// phone or ID number typed into a report), as [`mask_phone`] does.
+/// Masks every number of 7 or more digits in free text members wrote for others to read (a
+/// phone or ID number typed into a report), keeping the first 3 and last 4 digits as
+/// [`mask_phone`] does (all of them masked at 7). A number may be typed in groups
+/// (`138 1234 5678`, `0534-6212345`, `138.1234.5678`) and in full-width digits
+/// (`１３８…`): up to three joining characters between digits keep it one number, and the
+/// joiners are kept as typed.
 pub fn mask_digit_runs(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut run = String::new();
-    let flush = |run: &mut String, out: &mut String| {
-        if run.chars().count() >= 7 {
-            out.push_str(&mask_phone(run));
-        } else {
-            out.push_str(run);
-        }
-        run.clear();
+    let is_digit = |c: char| c.is_ascii_digit() || ('０'..='９').contains(&c);
+    let joins = |c: char| {
+        matches!(
+            c,
+            ' ' | '\u{3000}' | '-' | '－' | '‐' | '–' | '—' | '.' | '．' | '·'
+        )
     };
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            run.push(c);
-        } else {
-            flush(&mut run, &mut out);
-            out.push(c);
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if !is_digit(chars[i]) {
+            out.push(chars[i]);
+            i += 1;
+            continue;
         }
+        // The number runs to its last digit; joiners after it are plain text again.
+        let mut end = i + 1;
+        let mut j = end;
+        while j < chars.len() {
+            if is_digit(chars[j]) {
+                j += 1;
+                end = j;
+            } else if joins(chars[j]) && j - end < 3 {
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        let number = &chars[i..end];
+        let digits = number.iter().filter(|c| is_digit(**c)).count();
+        let mut seen = 0;
+        for &c in number {
+            if !is_digit(c) {
+                out.push(c);
+                continue;
+            }
+            let shown = digits >= 8 && (seen < 3 || seen >= digits - 4);
+            out.push(if digits < 7 || shown { c } else { '*' });
+            seen += 1;
+        }
+        i = end;
     }
-    flush(&mut run, &mut out);
     out
 }
 
@@ -232,8 +260,27 @@ mod tests {
         assert!(contact_phone("phone", "12345").is_err());
         assert_eq!(
             mask_digit_runs("请打13812345678，或 0534-6212345，2 号柜"),
-            "请打138****5678，或 0534-*******，2 号柜"
+            "请打138****5678，或 053*-***2345，2 号柜"
         );
+        for (typed, shown) in [
+            ("打138 1234 5678没人接", "打138 **** 5678没人接"),
+            ("138-1234-5678", "138-****-5678"),
+            ("138.1234.5678。", "138.****.5678。"),
+            ("１３８１２３４５６７８", "１３８****５６７８"),
+            ("138 - 1234 - 5678", "138 - **** - 5678"),
+            ("身份证 11010519491231002X", "身份证 110**********1002X"),
+            ("7 位 6212345 号", "7 位 ******* 号"),
+            // Short numbers stay: times, a locker, a price, a date's parts.
+            (
+                "08:00-20:00 开，2 号柜，3.5 元",
+                "08:00-20:00 开，2 号柜，3.5 元",
+            ),
+            ("123456 号", "123456 号"),
+            ("12    3456789", "12    *******"),
+            ("", ""),
+        ] {
+            assert_eq!(mask_digit_runs(typed), shown, "{typed}");
+        }
         let p = Phone::parse("13812345678").unwrap();
         assert_eq!(p.masked(), "138****5678");
         assert!(!format!("{p:?}").contains("13812345678"));
