@@ -519,7 +519,7 @@ async fn one_review_per_member_and_reports_until_resolved() {
         .post(
             &reports,
             Some(&a),
-            json!({"kind": "closed", "detail": "下午还是没开，打13812345678没人接"}),
+            json!({"kind": "closed", "detail": "下午还是没开，打 138 1234 5678 或 13812345678 没人接"}),
         )
         .await;
     assert_eq!(res.status(), 200);
@@ -559,7 +559,7 @@ async fn one_review_per_member_and_reports_until_resolved() {
     assert_eq!(one["reports"].as_array().unwrap().len(), 2);
     assert_eq!(
         one["reports"][1]["detail"],
-        "下午还是没开，打138****5678没人接"
+        "下午还是没开，打 138 **** 5678 或 138****5678 没人接"
     );
     assert!(one["reports"][0].get("user_id").is_none());
 
