@@ -329,13 +329,28 @@ pub enum Datum {
 }
 
 impl Coord {
-    /// Checks ranges and converts to GCJ-02. Errors name `field`.
+    /// Checks ranges and converts to GCJ-02. Errors name `field`, a `{lat, lng}` object.
     pub fn parse(field: &str, lat: f64, lng: f64, datum: Datum) -> Result<Coord, FieldError> {
-        if !lat.is_finite()
-            || !lng.is_finite()
-            || !(-90.0..=90.0).contains(&lat)
-            || !(-180.0..=180.0).contains(&lng)
-        {
+        Self::parse_fields([field, field], lat, lng, datum)
+    }
+
+    /// As [`Coord::parse`], for a point sent as two fields (`?lat=&lng=`, two CSV columns):
+    /// an error names the one that is wrong, latitude first.
+    pub fn parse_fields(
+        [lat_field, lng_field]: [&str; 2],
+        lat: f64,
+        lng: f64,
+        datum: Datum,
+    ) -> Result<Coord, FieldError> {
+        let outside = |v: f64, max: f64| !v.is_finite() || !(-max..=max).contains(&v);
+        let wrong = if outside(lat, 90.0) {
+            Some(lat_field)
+        } else if outside(lng, 180.0) {
+            Some(lng_field)
+        } else {
+            None
+        };
+        if let Some(field) = wrong {
             return Err(FieldError::new(
                 field.to_owned(),
                 Text::new(

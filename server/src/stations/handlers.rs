@@ -136,7 +136,7 @@ fn parse_body(b: StationBody) -> ApiResult<StationInput> {
     let name = f.check(text_field("name", &b.name, 2, 60));
     let address = f.check(text_field("address", &b.address, 2, 200));
     let location = f.check(check_location(
-        "location",
+        ["location"; 2],
         b.location.lat,
         b.location.lng,
         b.coord,
@@ -413,8 +413,8 @@ pub async fn nearby_stations(
     query: Query<NearbyQuery>,
 ) -> ApiResult<HttpResponse> {
     let q = query.into_inner();
-    let center =
-        check_location("lat", q.lat, q.lng, q.coord.unwrap_or_default()).map_err(query_error)?;
+    let center = check_location(["lat", "lng"], q.lat, q.lng, q.coord.unwrap_or_default())
+        .map_err(query_error)?;
     let radius_m = q.radius_m.unwrap_or(DEFAULT_RADIUS_M);
     if !radius_m.is_finite() || !(1.0..=MAX_RADIUS_M).contains(&radius_m) {
         return Err(ApiError::invalid_query(
@@ -583,7 +583,7 @@ pub async fn visit(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let b = body.0;
-    let here = check_location("location", b.location.lat, b.location.lng, b.coord)
+    let here = check_location(["location"; 2], b.location.lat, b.location.lng, b.coord)
         .map_err(|e| ApiError::Validation(vec![e]))?;
     let now = state.clock.now();
     let (v, new) = state

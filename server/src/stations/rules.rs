@@ -375,11 +375,18 @@ pub struct StationInput {
     pub phone: String,
 }
 
-pub fn check_location(field: &str, lat: f64, lng: f64, datum: Datum) -> Result<Coord, FieldError> {
-    let c = Coord::parse(field, lat, lng, datum)?;
+/// A station's or a rider's point; `fields` name its latitude and longitude (the same name
+/// twice for a `location` object).
+pub fn check_location(
+    fields: [&str; 2],
+    lat: f64,
+    lng: f64,
+    datum: Datum,
+) -> Result<Coord, FieldError> {
+    let c = Coord::parse_fields(fields, lat, lng, datum)?;
     if c.lat.abs() > MAX_ABS_LAT {
         return Err(err(
-            field,
+            fields[0],
             "纬度应在 -85 到 85 之间",
             "lat must be within -85..85",
         ));
@@ -504,9 +511,10 @@ fn parse_row(n: usize, r: &csv::StringRecord) -> Result<StationInput, Vec<FieldE
         keep(&mut errors, number(4, "lng")),
     );
     let location = match (lat, lng, datum) {
-        (Some(lat), Some(lng), Some(datum)) => {
-            keep(&mut errors, check_location(&at("lat"), lat, lng, datum))
-        }
+        (Some(lat), Some(lng), Some(datum)) => keep(
+            &mut errors,
+            check_location([&at("lat"), &at("lng")], lat, lng, datum),
+        ),
         _ => None,
     };
     let amenities = keep(
@@ -706,7 +714,8 @@ mod tests {
         assert!(rows[1].location.lat != 37.72, "wgs84 is shifted to GCJ-02");
         let bad = "org_id,name,address,lat,lng,coord,amenities,opening_hours,time_zone,phone\n\
             1,金东驿站,金华市金东区多湖街道,29.08,119.70,,charging,24/7,,0579-82345678\n\
-            x,乙,金华市,91,119.70,gcj,sauna,always,Mars/Base,123\n";
+            x,乙,金华市,91,119.70,gcj,sauna,always,Mars/Base,123\n\
+            1,丙驿站,金华市金东区,29.08,190,,water,24/7,,0579-82345678\n";
         let errors = parse_csv(bad.as_bytes()).unwrap_err();
         let fields: Vec<&str> = errors.iter().map(|e| e.field()).collect();
         for f in [
@@ -717,9 +726,11 @@ mod tests {
             "rows[2].opening_hours",
             "rows[2].time_zone",
             "rows[2].phone",
+            "rows[3].lng",
         ] {
             assert!(fields.contains(&f), "{f} in {fields:?}");
         }
+        assert!(!fields.contains(&"rows[3].lat"), "{fields:?}");
         assert_eq!(
             parse_csv(b"name,org_id\n").unwrap_err()[0].field(),
             "header"
