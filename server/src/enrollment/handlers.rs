@@ -303,6 +303,7 @@ fn enrollment_for_staff(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct QueueQuery {
     /// The subtree to review (the org and its descendants).
     pub org_id: i64,
@@ -743,6 +744,7 @@ pub async fn request_transfer(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct TransferQuery {
     /// Transfers into this org's subtree.
     pub org_id: i64,

@@ -283,6 +283,7 @@ pub async fn close_posting(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct SearchQuery {
     /// Words of the title or employer.
     pub q: Option<String>,

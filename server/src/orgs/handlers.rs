@@ -40,6 +40,7 @@ impl From<Org> for OrgView {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct OrgQuery {
     /// Part of the name.
     pub q: Option<String>,

@@ -389,6 +389,7 @@ pub async fn publish_quiz(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// `active` (default), `upcoming` or `ended`.
     pub status: Option<String>,
@@ -883,6 +884,7 @@ async fn ensure_leaderboard(state: &AppState, quiz: &Quiz) -> ApiResult<()> {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct BoardQuery {
     /// 1-100, default 20.
     pub limit: Option<u32>,

@@ -589,6 +589,7 @@ pub fn finisher_ids(conn: &mut DbConn, id: i64, now: DateTime<Utc>) -> ApiResult
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct BoardQuery {
     pub limit: Option<u32>,
 }

@@ -28,8 +28,9 @@ type Points = Vec<(i64, Coord)>;
 
 const CSV_LIMIT: usize = 8 * 1024 * 1024;
 const DEFAULT_RADIUS_M: f64 = 5_000.0;
-const DEFAULT_LIMIT: u32 = 20;
-const MAX_LIMIT: u32 = 50;
+/// As every list's (`?limit=`, API.md's conventions).
+const DEFAULT_LIMIT: u32 = crate::http::Page::DEFAULT_LIMIT;
+const MAX_LIMIT: u32 = crate::http::Page::MAX_LIMIT;
 
 fn utc(t: NaiveDateTime) -> DateTime<Utc> {
     Utc.from_utc_datetime(&t)
@@ -372,6 +373,7 @@ pub async fn org_stations(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct NearbyQuery {
     pub lat: f64,
     pub lng: f64,
@@ -383,7 +385,7 @@ pub struct NearbyQuery {
     pub amenities: Option<String>,
     /// Only stations open now, in their own time zone.
     pub open_now: Option<bool>,
-    /// Default 20, at most 50.
+    /// Default 20, at most 100.
     pub limit: Option<u32>,
 }
 
@@ -429,7 +431,7 @@ pub async fn nearby_stations(
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::invalid_query(
             "limit",
-            Text::new("limit 取值范围为 1-50", "limit must be between 1 and 50"),
+            Text::new("limit 取值范围为 1-100", "limit must be between 1 and 100"),
         ));
     }
     let hits = nearby::search(
@@ -809,6 +811,7 @@ pub async fn resolve_report(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct StatsQuery {
     /// Days of visits to count back from today (China time), default 30, at most 366.
     pub days: Option<u32>,

@@ -167,6 +167,7 @@ pub async fn create_activity(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// `upcoming` (default), `ongoing` or `past`.
     pub status: Option<String>,
@@ -700,6 +701,7 @@ async fn touch_boards(state: &AppState, a: &Activity) {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct BoardQuery {
     pub org_id: i64,
     /// Default: this year.

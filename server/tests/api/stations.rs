@@ -229,7 +229,7 @@ async fn nearby_equals_a_brute_force_scan() {
             .filter(|_| rng.random_bool(0.2))
             .collect();
         let open_now = round % 3 == 0;
-        let limit = [1, 5, 20, 50][(round / 2) % 4];
+        let limit = [1, 5, 20, 100][(round / 2) % 4];
         let mut expected: Vec<(f64, i64, bool)> = fixtures
             .iter()
             .map(|f| (center.distance_m(&f.at), f))
@@ -314,9 +314,14 @@ async fn bad_nearby_queries_name_the_parameter() {
     for (query, field) in [
         ("lat=29.1&lng=119.7&radius_m=50001", "radius_m"),
         ("lat=29.1&lng=119.7&radius_m=0", "radius_m"),
-        ("lat=29.1&lng=119.7&limit=51", "limit"),
+        ("lat=29.1&lng=119.7&limit=101", "limit"),
+        ("lat=29.1&lng=119.7&limit=0", "limit"),
         ("lat=29.1&lng=119.7&amenities=sauna", "amenities"),
         ("lat=91&lng=119.7", "lat"),
+        ("lat=29.1&lng=200", "lng"),
+        ("lat=29.1&lng=-180.5&radius_m=100", "lng"),
+        ("lat=95&lng=200", "lat"),
+        ("lat=29.1&lng=119.7&radius=100", "radius"),
         ("lat=abc&lng=119.7", "lat"),
         ("lng=119.7", "lat"),
         ("lat=29.1&lng=119.7&coord=bd09", "coord"),
