@@ -59,6 +59,29 @@ impl FromRequest for AuthUser {
     }
 }
 
+/// The caller where a page is public but shows more to members (a station's phone, a job's
+/// contact once applied): `None` without an `Authorization` header. A token that is sent
+/// but wrong or expired is 401 as on every other route, so the app refreshes it instead of
+/// quietly showing the signed-out view.
+#[derive(Debug, Clone, Copy)]
+pub struct MaybeUser(pub Option<AuthUser>);
+
+impl FromRequest for MaybeUser {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if !req.headers().contains_key(header::AUTHORIZATION) {
+            return ready(Ok(MaybeUser(None)));
+        }
+        ready(
+            AuthUser::from_request(req, payload)
+                .into_inner()
+                .map(|user| MaybeUser(Some(user))),
+        )
+    }
+}
+
 /// A user whose token this request already verified (private, so nothing else can put one
 /// in a request's extensions).
 #[derive(Clone, Copy)]

@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::rules::{AppStatus, Cursor, EmploymentType};
 use super::store::{self, Application, NewPosting, Posting, Search, Sort, time_key};
 use crate::AppState;
-use crate::auth::{self, AuthUser, Role};
+use crate::auth::{self, AuthUser, MaybeUser, Role};
 use crate::db::DbConn;
 use crate::domain::{Coord, Datum, Fields, OrgId, UserId, mask_phone, text_field};
 use crate::error::{ApiError, ApiResult, FieldError, Text};
@@ -368,7 +368,7 @@ pub async fn search_postings(
 #[get("/job-postings/{id}")]
 pub async fn get_posting(
     state: web::Data<AppState>,
-    user: Option<AuthUser>,
+    MaybeUser(user): MaybeUser,
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();

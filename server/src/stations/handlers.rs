@@ -14,7 +14,7 @@ use super::rules::{
 };
 use super::store::{self, NewStation, Report, Resolve, Station};
 use crate::AppState;
-use crate::auth::{self, AuthUser, Role};
+use crate::auth::{self, AuthUser, MaybeUser, Role};
 use crate::db::DbConn;
 use crate::domain::{
     Coord, Datum, Fields, LatLng, OrgId, UserId, contact_phone, mask_digit_runs, mask_phone,
@@ -533,7 +533,7 @@ pub struct StationDetail {
 #[get("/stations/{id}")]
 pub async fn get_station(
     state: web::Data<AppState>,
-    user: Option<AuthUser>,
+    MaybeUser(user): MaybeUser,
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();

@@ -1062,3 +1062,33 @@ async fn every_change_shows_in_the_next_search_on_every_server() {
     s.remove(id).await;
     assert!(near(here.clone()).await.is_empty());
 }
+
+/// A public page that shows more to members answers 401 to a token that is sent but bad,
+/// so the app refreshes it instead of showing the signed-out view.
+#[tokio::test]
+async fn a_bad_token_on_a_public_page_is_401() {
+    let s = stations().await;
+    let id = s.create(JINDONG, json!([]), json!("24/7")).await["id"]
+        .as_i64()
+        .unwrap();
+    let path = format!("/api/v1/stations/{id}");
+    let anonymous: Value = s.app.get(&path, None).await.json().await.unwrap();
+    assert_eq!(anonymous["phone"], "057*****1234");
+    problem(
+        s.app.get(&path, Some("not-a-token")).await,
+        401,
+        "auth.invalid_token",
+    )
+    .await;
+    let member = token(&s.app.wechat_member().await);
+    let signed_in: Value = s.app.get(&path, Some(&member)).await.json().await.unwrap();
+    assert_eq!(signed_in["phone"], "057982601234");
+    problem(
+        s.app
+            .get("/api/v1/job-postings/1", Some("not-a-token"))
+            .await,
+        401,
+        "auth.invalid_token",
+    )
+    .await;
+}
