@@ -6,9 +6,7 @@ use huigong::enrollment::rules::synthetic_id;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{
-    STAFF_PASSWORD, TestApp, fields, logs, problem, random_phone, random_suffix, token,
-};
+use crate::helpers::{TestApp, fields, logs, problem, random_phone, token};
 
 /// A fresh, valid ID number of an adult.
 fn new_id() -> String {
@@ -95,26 +93,7 @@ async fn world() -> World {
 
 impl World {
     async fn org_admin(&self, org: i64) -> String {
-        let name = format!("oa-{}", random_suffix());
-        let id = self.app.staff_user(&name, false).await;
-        let res = self
-            .app
-            .post(
-                &format!("/api/v1/admin/orgs/{org}/staff"),
-                Some(&self.admin),
-                json!({"user_id": id.0, "role": "org_admin"}),
-            )
-            .await;
-        assert_eq!(res.status(), 201);
-        token(
-            &self
-                .app
-                .password_login(&name, STAFF_PASSWORD)
-                .await
-                .json::<Value>()
-                .await
-                .unwrap(),
-        )
+        self.app.org_staff(&self.admin, org, "org_admin").await
     }
 
     /// A member who applied to `org`: (token, enrollment).

@@ -297,6 +297,27 @@ impl TestApp {
         .await
     }
 
+    /// A new staff user given `role` in `org` by `admin`, signed in: their access token.
+    pub async fn org_staff(&self, admin: &str, org: i64, role: &str) -> String {
+        let name = format!("{role}-{}", random_suffix());
+        let id = self.staff_user(&name, false).await;
+        let res = self
+            .post(
+                &format!("/api/v1/admin/orgs/{org}/staff"),
+                Some(admin),
+                json!({"user_id": id.0, "role": role}),
+            )
+            .await;
+        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+        let body: Value = self
+            .password_login(&name, STAFF_PASSWORD)
+            .await
+            .json()
+            .await
+            .unwrap();
+        token(&body)
+    }
+
     pub async fn password_login(&self, username: &str, password: &str) -> Response {
         self.post(
             "/api/v1/auth/password-login",

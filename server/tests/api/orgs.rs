@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{STAFF_PASSWORD, TestApp, fields, problem, random_suffix, token};
+use crate::helpers::{TestApp, fields, problem, random_suffix, token};
 
 async fn create(app: &TestApp, admin: &str, name: &str, kind: &str, parent: Option<i64>) -> Value {
     let res = app
@@ -61,23 +61,7 @@ async fn tree(app: &TestApp, admin: &str) -> Tree {
 
 /// A staff user with `role` in `org`, signed in: the access token.
 async fn staff(app: &TestApp, admin: &str, org: i64, role: &str) -> String {
-    let name = format!("{role}-{}", random_suffix());
-    let id = app.staff_user(&name, false).await;
-    let res = app
-        .post(
-            &format!("/api/v1/admin/orgs/{org}/staff"),
-            Some(admin),
-            json!({"user_id": id.0, "role": role}),
-        )
-        .await;
-    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
-    let body: Value = app
-        .password_login(&name, STAFF_PASSWORD)
-        .await
-        .json()
-        .await
-        .unwrap();
-    token(&body)
+    app.org_staff(admin, org, role).await
 }
 
 #[tokio::test]

@@ -1063,6 +1063,166 @@ async fn every_change_shows_in_the_next_search_on_every_server() {
     assert!(near(here.clone()).await.is_empty());
 }
 
+/// An org admin manages the stations of their own subtree: not a sibling's, not a parent's,
+/// and a station cannot be moved out to another org.
+#[tokio::test]
+async fn org_admins_manage_their_subtree_only() {
+    let s = &stations().await;
+    let org = |name: &str, parent: Option<i64>| {
+        let body = json!({"name": name, "kind": "grassroots", "parent_id": parent, "region_code": "330703"});
+        async move {
+            let res = s.app.post("/api/v1/admin/orgs", Some(&s.admin), body).await;
+            assert_eq!(res.status(), 201);
+            res.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+        }
+    };
+    let street = org("多湖街道总工会", Some(s.org)).await;
+    let sibling = org("婺城区总工会", None).await;
+    let district_admin = s.app.org_staff(&s.admin, s.org, "org_admin").await;
+    let street_admin = s.app.org_staff(&s.admin, street, "org_admin").await;
+    let sibling_admin = s.app.org_staff(&s.admin, sibling, "org_admin").await;
+    let body = |org: i64, name: &str| {
+        json!({
+            "org_id": org, "name": name, "address": "金东区多湖街道光南路 588 号",
+            "location": {"lat": JINDONG.0, "lng": JINDONG.1}, "amenities": ["water"],
+            "opening_hours": "24/7", "phone": "0579-82601234",
+        })
+    };
+    let created = |token: String, org: i64| {
+        let body = body(org, "多湖驿站");
+        let app = &s.app;
+        async move {
+            let res = app.post("/api/v1/admin/stations", Some(&token), body).await;
+            assert_eq!(res.status(), 201);
+            res.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+        }
+    };
+    let district_station = created(district_admin.clone(), s.org).await;
+    let street_station = created(street_admin.clone(), street).await;
+    let sibling_station = created(sibling_admin.clone(), sibling).await;
+    let station = |id: i64| format!("/api/v1/admin/stations/{id}");
+
+    // Creating or importing into another org: 403, nothing stored.
+    for (token, org) in [
+        (&sibling_admin, s.org),
+        (&street_admin, s.org),
+        (&street_admin, sibling),
+    ] {
+        let res = s
+            .app
+            .post("/api/v1/admin/stations", Some(token), body(org, "越权驿站"))
+            .await;
+        assert_eq!(res.status(), 403);
+        let csv = format!(
+            "org_id,name,address,lat,lng,coord,amenities,opening_hours,time_zone,phone\n\
+             {org},越权驿站,金东区一路,29.1,119.7,,water,24/7,,0579-82601234\n"
+        );
+        let res = s
+            .app
+            .client
+            .post(s.app.url("/api/v1/admin/stations/import"))
+            .bearer_auth(token)
+            .header("content-type", "text/csv")
+            .body(csv)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403);
+    }
+    assert_eq!(s.stored().await, 2, "the district's and the street's");
+
+    // Another org's station is not there for them: 404 on change, removal and reports.
+    for (token, id) in [
+        (&sibling_admin, district_station),
+        (&street_admin, district_station),
+        (&district_admin, sibling_station),
+    ] {
+        let res = s
+            .app
+            .request(
+                Method::PUT,
+                &station(id),
+                Some(token),
+                Some(body(s.org, "改名")),
+            )
+            .await;
+        assert_eq!(res.status(), 404);
+        let res = s
+            .app
+            .request(Method::DELETE, &station(id), Some(token), None)
+            .await;
+        assert_eq!(res.status(), 404);
+    }
+    // Nor can their own station be moved into an org they do not administer.
+    let res = s
+        .app
+        .request(
+            Method::PUT,
+            &station(street_station),
+            Some(&street_admin),
+            Some(body(s.org, "搬走")),
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    let rider = token(&s.app.wechat_member().await);
+    let report: Value = s
+        .app
+        .post(
+            &format!("/api/v1/stations/{district_station}/reports"),
+            Some(&rider),
+            json!({"kind": "broken", "detail": "饮水机坏了"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let resolve = format!("/api/v1/admin/station-reports/{}/resolve", report["id"]);
+    for token in [&sibling_admin, &street_admin] {
+        let res = s.app.post(&resolve, Some(token), json!({})).await;
+        assert_eq!(res.status(), 404);
+        for path in [
+            format!("/api/v1/admin/orgs/{}/stations", s.org),
+            format!("/api/v1/admin/orgs/{}/stats/stations", s.org),
+        ] {
+            assert_eq!(s.app.get(&path, Some(token)).await.status(), 403, "{path}");
+        }
+    }
+    let detail: Value = s
+        .app
+        .get(&format!("/api/v1/stations/{district_station}"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(detail["name"], "多湖驿站");
+    assert_eq!(detail["reports"].as_array().unwrap().len(), 1);
+
+    // Down the tree it works: the district's admin runs the street's station and reports.
+    let res = s
+        .app
+        .request(
+            Method::PUT,
+            &station(street_station),
+            Some(&district_admin),
+            Some(body(street, "多湖街道驿站")),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let res = s.app.post(&resolve, Some(&district_admin), json!({})).await;
+    assert_eq!(res.status(), 200);
+    let stats: Value = s
+        .app
+        .get(
+            &format!("/api/v1/admin/orgs/{}/stats/stations", s.org),
+            Some(&district_admin),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["stations"], 2, "{stats}");
+}
+
 /// A public page that shows more to members answers 401 to a token that is sent but bad,
 /// so the app refreshes it instead of showing the signed-out view.
 #[tokio::test]
