@@ -316,7 +316,6 @@ pub async fn read_csv(
     mut payload: web::Payload,
     limit: usize,
 ) -> Result<web::BytesMut, ApiError> {
-    use futures_util::StreamExt;
     let is_csv = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -331,6 +330,18 @@ pub async fn read_csv(
     if !is_csv {
         return Err(ApiError::UnsupportedMediaType);
     }
+    read_limited(&mut payload, limit).await
+}
+
+/// The largest file upload any route takes (a station CSV).
+pub const UPLOAD_LIMIT: usize = 8 * 1024 * 1024;
+
+/// Reads a whole request body of at most `limit` bytes: 413 when it is larger.
+pub async fn read_limited<S>(payload: &mut S, limit: usize) -> Result<web::BytesMut, ApiError>
+where
+    S: futures_util::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>> + Unpin,
+{
+    use futures_util::StreamExt;
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|_| {

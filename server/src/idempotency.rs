@@ -9,7 +9,7 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpResponse, ResponseError, web};
+use actix_web::{Error, HttpMessage, HttpResponse, ResponseError, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 use crate::AppState;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, Text};
+use crate::http::{JSON_LIMIT, UPLOAD_LIMIT, read_limited};
 
 const HEADER: &str = "idempotency-key";
 const RECORD_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -41,7 +42,16 @@ pub async fn optional(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    guard(req, next, false).await
+    guard(req, next, false, JSON_LIMIT).await
+}
+
+/// As [`optional`], for a file upload (an import) of up to [`UPLOAD_LIMIT`] bytes, which
+/// a double click must not store twice.
+pub async fn optional_upload(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    guard(req, next, false, UPLOAD_LIMIT).await
 }
 
 /// The key must be sent (draws): 400 without it.
@@ -49,7 +59,7 @@ pub async fn required(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    guard(req, next, true).await
+    guard(req, next, true, JSON_LIMIT).await
 }
 
 /// Errors become responses here (not `Err`), so the outer middleware renders them like
@@ -58,6 +68,7 @@ async fn guard(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
     required: bool,
+    body_limit: usize,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let key = match req.headers().get(HEADER) {
         None if required => {
@@ -83,8 +94,8 @@ async fn guard(
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(req.error_response(ApiError::internal("app state missing")));
     };
-    let body = match req.extract::<web::Bytes>().await {
-        Ok(body) => body,
+    let body = match read_limited(&mut req.take_payload(), body_limit).await {
+        Ok(body) => body.freeze(),
         Err(err) => return Ok(req.error_response(err)),
     };
     let fingerprint = {

@@ -320,10 +320,14 @@ pub async fn add_questions(
 
 /// Imports questions from CSV (`text/csv`, header `kind,text,options,answer,points,explanation`;
 /// options `A:text|B:text`, answer `A|C`). All rows or none; errors name row and column (`rows[3].answer`).
-#[utoipa::path(tag = "quizzes", params(("id" = i64, Path)), request_body(content = String, content_type = "text/csv"),
+/// Accepts `Idempotency-Key`: a file sent again with its key is added once.
+#[utoipa::path(tag = "quizzes", params(("id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)), request_body(content = String, content_type = "text/csv"),
     responses((status = 201, body = QuestionsAdded), (status = 404), (status = 409), (status = 415), (status = 422)),
     security(("bearer" = [])))]
-#[post("/admin/quizzes/{id}/questions/import")]
+#[post(
+    "/admin/quizzes/{id}/questions/import",
+    wrap = "actix_web::middleware::from_fn(crate::idempotency::optional_upload)"
+)]
 pub async fn import_questions(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -26,7 +26,7 @@ use crate::http::{Json, Page, Paged, Query};
 /// Ids and positions, as the nearby index takes them.
 type Points = Vec<(i64, Coord)>;
 
-const CSV_LIMIT: usize = 8 * 1024 * 1024;
+const CSV_LIMIT: usize = crate::http::UPLOAD_LIMIT;
 const DEFAULT_RADIUS_M: f64 = 5_000.0;
 /// As every list's (`?limit=`, API.md's conventions).
 const DEFAULT_LIMIT: u32 = crate::http::Page::DEFAULT_LIMIT;
@@ -195,8 +195,8 @@ fn station_for_admin(conn: &mut DbConn, user: UserId, id: i64) -> ApiResult<Stat
     Ok(s)
 }
 
-/// Adds a station to an org the caller administers.
-#[utoipa::path(tag = "stations", request_body = StationBody,
+/// Adds a station to an org the caller administers. Accepts `Idempotency-Key`.
+#[utoipa::path(tag = "stations", request_body = StationBody, params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = StationView), (status = 403), (status = 422)), security(("bearer" = [])))]
 #[post(
     "/admin/stations",
@@ -277,11 +277,16 @@ pub struct Imported {
 /// Imports stations from CSV (`text/csv`, header
 /// `org_id,name,address,lat,lng,coord,amenities,opening_hours,time_zone,phone`; amenities
 /// `charging|water`; hours `24/7` or `1-5 08:00-20:00; 6,7 09:00-17:00`). All rows or none;
-/// errors name row and column (`rows[3].lat`, row 1 = the first data row).
+/// errors name row and column (`rows[3].lat`, row 1 = the first data row). Accepts
+/// `Idempotency-Key`: a file sent again with its key is stored once.
 #[utoipa::path(tag = "stations", request_body(content = String, content_type = "text/csv"),
+    params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = Imported), (status = 403), (status = 413), (status = 415), (status = 422)),
     security(("bearer" = [])))]
-#[post("/admin/stations/import")]
+#[post(
+    "/admin/stations/import",
+    wrap = "actix_web::middleware::from_fn(crate::idempotency::optional_upload)"
+)]
 pub async fn import_stations(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -1252,3 +1252,82 @@ async fn a_bad_token_on_a_public_page_is_401() {
     )
     .await;
 }
+
+/// An import sent again with its Idempotency-Key (a double click, a retry on a slow network)
+/// stores its stations once, also when the copies arrive together and the file is larger
+/// than a JSON body may be.
+#[tokio::test]
+async fn an_import_sent_twice_with_its_key_is_stored_once() {
+    let s = stations().await;
+    let csv = |rows: usize, name: &str| {
+        let mut csv = String::from(
+            "org_id,name,address,lat,lng,coord,amenities,opening_hours,time_zone,phone\n",
+        );
+        for i in 0..rows {
+            let lat = JINDONG.0 + i as f64 * 1e-5;
+            csv.push_str(&format!(
+                "{},{name}{i},金华市金东区多湖街道光南路 {i} 号,{lat:.6},119.6985,,water|charging,24/7,,0579-82601234\n",
+                s.org
+            ));
+        }
+        csv
+    };
+    let send = |key: &'static str, body: String| {
+        s.app
+            .client
+            .post(s.app.url("/api/v1/admin/stations/import"))
+            .bearer_auth(&s.admin)
+            .header("content-type", "text/csv")
+            .header("idempotency-key", key)
+            .body(body)
+            .send()
+    };
+    let count = || async {
+        let stats: Value = s
+            .app
+            .get(
+                &format!("/api/v1/admin/orgs/{}/stats/stations", s.org),
+                Some(&s.admin),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        stats["stations"].as_i64().unwrap()
+    };
+
+    let first = send("import-1", csv(2, "驿站")).await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let again = send("import-1", csv(2, "驿站")).await.unwrap();
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.json::<Value>().await.unwrap(), first);
+    assert_eq!(count().await, 2);
+    problem(
+        send("import-1", csv(2, "另一站")).await.unwrap(),
+        422,
+        "idempotency.mismatch",
+    )
+    .await;
+
+    // 3,000 rows (over 256 KiB), sent six times at once with one key.
+    let big = csv(3_000, "批量驿站");
+    assert!(big.len() > 256 * 1024);
+    let answers =
+        futures_util::future::join_all((0..6).map(|_| send("import-2", big.clone()))).await;
+    let mut created = 0;
+    for res in answers {
+        let res = res.unwrap();
+        match res.status().as_u16() {
+            201 => {
+                let body: Value = res.json().await.unwrap();
+                assert_eq!(body["imported"], 3_000);
+                created += 1;
+            }
+            409 => {}
+            other => panic!("{other}: {}", res.text().await.unwrap()),
+        }
+    }
+    assert!(created >= 1);
+    assert_eq!(count().await, 3_002);
+}
