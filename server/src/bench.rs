@@ -108,7 +108,7 @@ async fn draw_campaign(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ReadingRequest {
-    /// Members to create and join, 1-100000: each checks in once today.
+    /// Members to create and join, 1-300000: each checks in once today.
     members: u32,
 }
 
@@ -119,10 +119,10 @@ async fn reading_campaign(
     body: Json<ReadingRequest>,
 ) -> ApiResult<HttpResponse> {
     let members = body.0.members;
-    if !(1..=100_000).contains(&members) {
+    if !(1..=300_000).contains(&members) {
         return Err(ApiError::bad_request(
             "bench.invalid",
-            crate::error::Text::new("成员 1-100000", "members 1-100000"),
+            crate::error::Text::new("成员 1-300000", "members 1-300000"),
         ));
     }
     let now = state.clock.now();
