@@ -309,8 +309,13 @@ impl TestApp {
             )
             .await;
         assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+        self.staff_login(&name).await
+    }
+
+    /// Signs a staff user in with the tests' password: their access token.
+    pub async fn staff_login(&self, username: &str) -> String {
         let body: Value = self
-            .password_login(&name, STAFF_PASSWORD)
+            .password_login(username, STAFF_PASSWORD)
             .await
             .json()
             .await
@@ -331,13 +336,7 @@ impl TestApp {
     pub async fn platform_admin(&self) -> (UserId, String) {
         let name = format!("admin-{}", random_suffix());
         let id = self.staff_user(&name, true).await;
-        let body: Value = self
-            .password_login(&name, STAFF_PASSWORD)
-            .await
-            .json()
-            .await
-            .unwrap();
-        (id, body["access_token"].as_str().unwrap().to_owned())
+        (id, self.staff_login(&name).await)
     }
 
     /// Answers the next jscode2session call for `code` with `reply`.

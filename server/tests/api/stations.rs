@@ -694,17 +694,8 @@ async fn admins_are_checked_and_bad_stations_store_nothing() {
 
     // Someone else's station is not there for an admin of another org.
     let station = s.create(JINDONG, json!([]), json!("24/7")).await;
-    let (_, other_admin) = {
-        let id = s.app.staff_user("other-admin", false).await;
-        let login: Value = s
-            .app
-            .password_login("other-admin", crate::helpers::STAFF_PASSWORD)
-            .await
-            .json()
-            .await
-            .unwrap();
-        (id, token(&login))
-    };
+    s.app.staff_user("other-admin", false).await;
+    let other_admin = s.app.staff_login("other-admin").await;
     let res = s
         .app
         .request(
