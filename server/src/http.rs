@@ -202,15 +202,25 @@ impl Page {
     pub const DEFAULT_LIMIT: u32 = 20;
     pub const MAX_LIMIT: u32 = 100;
 
-    pub fn parse(limit: Option<u32>, cursor: Option<&str>) -> Result<Page, ApiError> {
-        let mut errors = Vec::new();
+    /// A list's `?limit=`: 20 when absent, 1-100.
+    pub fn limit(limit: Option<u32>) -> Result<u32, FieldError> {
         let limit = limit.unwrap_or(Self::DEFAULT_LIMIT);
-        if !(1..=Self::MAX_LIMIT).contains(&limit) {
-            errors.push(FieldError::new(
+        if (1..=Self::MAX_LIMIT).contains(&limit) {
+            Ok(limit)
+        } else {
+            Err(FieldError::new(
                 "limit",
                 Text::new("limit 取值范围为 1-100", "limit must be between 1 and 100"),
-            ));
+            ))
         }
+    }
+
+    pub fn parse(limit: Option<u32>, cursor: Option<&str>) -> Result<Page, ApiError> {
+        let mut errors = Vec::new();
+        let limit = Self::limit(limit).unwrap_or_else(|e| {
+            errors.push(e);
+            Self::DEFAULT_LIMIT
+        });
         let after = match cursor.filter(|c| !c.is_empty()) {
             None => None,
             Some(c) => match decode_cursor(c) {

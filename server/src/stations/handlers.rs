@@ -28,9 +28,6 @@ type Points = Vec<(i64, Coord)>;
 
 const CSV_LIMIT: usize = crate::http::UPLOAD_LIMIT;
 const DEFAULT_RADIUS_M: f64 = 5_000.0;
-/// As every list's (`?limit=`, API.md's conventions).
-const DEFAULT_LIMIT: u32 = crate::http::Page::DEFAULT_LIMIT;
-const MAX_LIMIT: u32 = crate::http::Page::MAX_LIMIT;
 
 fn utc(t: NaiveDateTime) -> DateTime<Utc> {
     Utc.from_utc_datetime(&t)
@@ -432,13 +429,7 @@ pub async fn nearby_stations(
     let amenities =
         Amenity::parse_list("amenities", q.amenities.as_deref().unwrap_or("").split(','))
             .map_err(query_error)?;
-    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::invalid_query(
-            "limit",
-            Text::new("limit 取值范围为 1-100", "limit must be between 1 and 100"),
-        ));
-    }
+    let limit = Page::limit(q.limit).map_err(query_error)?;
     let hits = nearby::search(
         &state,
         Criteria {

@@ -333,6 +333,16 @@ async fn bad_nearby_queries_name_the_parameter() {
         let p = problem(res, 400, "request.invalid_query").await;
         assert!(fields(&p).iter().any(|f| f == field), "{query}: {p}");
     }
+    // Lists too: a misspelt parameter is named, not ignored.
+    let res = s
+        .app
+        .get(
+            &format!("/api/v1/admin/orgs/{}/stations?limt=5", s.org),
+            Some(&s.admin),
+        )
+        .await;
+    let p = problem(res, 400, "request.invalid_query").await;
+    assert_eq!(fields(&p), vec!["limt"]);
 }
 
 #[tokio::test]
