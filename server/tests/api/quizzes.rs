@@ -557,20 +557,24 @@ async fn organizers_build_banks_all_or_nothing() {
 
     let csv = "kind,text,options,answer,points,explanation\n".to_owned()
         + &(0..5).map(|i| format!("single,第{i}题：工会会员按本人工资收入的多少交纳会费？,A:百分之零点五|B:百分之二,A,20,中国工会章程\n")).collect::<String>();
-    let res = app
-        .client
-        .post(app.url(&format!("/api/v1/admin/quizzes/{quiz}/questions/import")))
-        .bearer_auth(&admin)
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    assert_eq!(
-        res.json::<Value>().await.unwrap(),
-        json!({"added": 5, "total": 5})
-    );
+    // Sent twice with its Idempotency-Key (a double click): added once, the same answer.
+    for _ in 0..2 {
+        let res = app
+            .client
+            .post(app.url(&format!("/api/v1/admin/quizzes/{quiz}/questions/import")))
+            .bearer_auth(&admin)
+            .header("content-type", "text/csv")
+            .header("idempotency-key", "bank-1")
+            .body(csv.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        assert_eq!(
+            res.json::<Value>().await.unwrap(),
+            json!({"added": 5, "total": 5})
+        );
+    }
     let res = app
         .client
         .post(app.url(&format!("/api/v1/admin/quizzes/{quiz}/questions/import")))
